@@ -1,0 +1,1 @@
+"""quantrac collector: quality-checks raw batches, stores them, publishes them clean."""

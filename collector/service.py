@@ -1,0 +1,133 @@
+"""The collector service: raw batches in → QC → store (batched) → clean batches out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from collector.qc import check_all
+from collector.store import ReadingStore
+from gateway.bus import Bus, BusMessage
+from gateway.model import ReadingBatch
+from gateway.wire import (
+    RAW_FILTER,
+    Receipt,
+    WireError,
+    clean_topic,
+    decode_batch,
+    encode_batch,
+    encode_receipt,
+    receipts_topic,
+    seq_ranges,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectorStats:
+    batches: int = 0
+    readings: int = 0
+    malformed: int = 0
+    write_failures: int = 0
+    flushes: int = 0
+    receipts: int = 0
+
+
+class Collector:
+    """Consumes ``quantrac/v1/raw/+`` (as one of a shared group), writes, republishes clean.
+
+    Batches are written in one transaction every ``flush_interval_s`` or ``flush_max``
+    readings, whichever comes first; only stored batches are published clean, so alerting
+    never sees a value the store does not have.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        store: ReadingStore,
+        *,
+        group: str | None = "collectors",
+        flush_max: int = 5_000,
+        flush_interval_s: float = 0.2,
+        queue_size: int = 10_000,
+        name: str = "",
+    ) -> None:
+        self.bus = bus
+        self.name = name or f"collector@{socket.gethostname()}"
+        self.store = store
+        self.flush_max = flush_max
+        self.flush_interval_s = flush_interval_s
+        self.stats = CollectorStats()
+        # Subscribed now, not in run(): an MQTT bus subscribes when it connects.
+        self.subscription = bus.subscribe(RAW_FILTER, group=group, maxsize=queue_size)
+        self._malformed_topics: set[str] = set()
+
+    def _decode(self, message: BusMessage) -> ReadingBatch | None:
+        try:
+            return decode_batch(message.payload, topic=message.topic)
+        except WireError as exc:
+            self.stats.malformed += 1
+            # Logged once per topic at WARNING, then at DEBUG: a broken station must not
+            # flood the log, but its first bad payload must be seen.
+            level = logging.DEBUG if message.topic in self._malformed_topics else logging.WARNING
+            self._malformed_topics.add(message.topic)
+            log.log(level, "malformed batch dropped: %s", exc)
+            return None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        pending: list[ReadingBatch] = []
+        size = 0
+        deadline = 0.0
+        while True:
+            message: BusMessage | None = None
+            try:
+                if pending:
+                    timeout = max(0.0, deadline - loop.time())
+                    message = await asyncio.wait_for(self.subscription.get(), timeout)
+                else:
+                    message = await self.subscription.get()
+            except TimeoutError:
+                pass
+            if message is not None:
+                batch = self._decode(message)
+                if batch is not None:
+                    if not pending:
+                        deadline = loop.time() + self.flush_interval_s
+                    pending.append(replace(batch, readings=tuple(check_all(batch.readings))))
+                    size += len(batch.readings)
+                    self._malformed_topics.discard(message.topic)
+            if pending and (size >= self.flush_max or loop.time() >= deadline):
+                await self._flush(pending)
+                pending, size = [], 0
+
+    async def _flush(self, batches: list[ReadingBatch]) -> None:
+        readings = [r for batch in batches for r in batch.readings]
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self.store.write, readings)
+                break
+            except Exception as exc:
+                # Keep the batches and retry: the store being down must not lose readings.
+                self.stats.write_failures += 1
+                log.error("store write of %d readings failed: %s; retrying", len(readings), exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self.stats.flushes += 1
+        self.stats.batches += len(batches)
+        self.stats.readings += len(readings)
+        for batch in batches:
+            await self.bus.publish(clean_topic(batch.station), encode_batch(batch))
+        # Stored: tell each gateway which of its batches it may now drop from its outbox.
+        stored: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for batch in batches:
+            stored[(batch.gateway, batch.epoch)].append(batch.seq)
+        for (gateway, epoch), seqs in stored.items():
+            receipt = Receipt(gateway, epoch, seq_ranges(seqs), self.name)
+            await self.bus.publish(receipts_topic(gateway), encode_receipt(receipt))
+            self.stats.receipts += 1

@@ -1,0 +1,1 @@
+"""Modbus stations: hubs that own a connection, and the station driver built on a profile."""

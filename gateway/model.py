@@ -1,0 +1,90 @@
+"""The Reading contract shared by every driver, the collector and alerting (DESIGN.md)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import IntEnum
+
+
+class DeviceStatus(IntEnum):
+    """The device's own status, numbered as TT10/2021 data files write it (00/01/02)."""
+
+    MEASURING = 0
+    CALIBRATING = 1
+    ERROR = 2
+
+    @property
+    def tt10_code(self) -> str:
+        return f"{self.value:02d}"
+
+    @classmethod
+    def from_tt10(cls, code: str) -> DeviceStatus:
+        try:
+            return cls(int(code))
+        except ValueError as exc:
+            raise ValueError(f"unknown TT10 status {code!r} (expected 00, 01 or 02)") from exc
+
+
+class Quality(IntEnum):
+    """Quality set by the collector's QC chain; the int is what the stores keep."""
+
+    GOOD = 0
+    SUSPECT = 1
+    BAD = 2
+    UNCHECKED = 9  # raw readings, before the collector has looked at them
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value of one parameter of one station at one instant.
+
+    ``ts`` is UTC and is the device's own time where the device gives one; it is never replaced
+    by the arrival time. ``value`` is NaN when the device reported its "no value" sentinel.
+    """
+
+    station: str
+    param: str
+    value: float
+    unit: str
+    ts: datetime
+    status: DeviceStatus = DeviceStatus.MEASURING
+    quality: Quality = Quality.UNCHECKED
+    reason: str = ""  # QC reason code when quality is not GOOD, e.g. "range", "status"
+
+    def __post_init__(self) -> None:
+        if self.ts.tzinfo is None:
+            raise ValueError(f"{self.station}/{self.param}: timestamp {self.ts} has no timezone")
+
+    @property
+    def has_value(self) -> bool:
+        return not math.isnan(self.value)
+
+    def flagged(self, quality: Quality, reason: str = "") -> Reading:
+        return replace(self, quality=quality, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingBatch:
+    """The readings of one station from one poll (or one message, or one file).
+
+    ``gateway`` and ``seq`` number the batches of a gateway so that the collector can say, in
+    a receipt, up to where it has stored them (DESIGN.md: QoS 1 is not a delivery proof).
+    """
+
+    gateway: str
+    seq: int
+    station: str
+    readings: tuple[Reading, ...]
+    produced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Identifies one life of the gateway's outbox: if its file is lost and numbering starts
+    # again at 1, receipts of the old numbering must not cover the new batches.
+    epoch: str = ""
+
+    def __post_init__(self) -> None:
+        for reading in self.readings:
+            if reading.station != self.station:
+                raise ValueError(
+                    f"batch of station {self.station!r} holds a reading of {reading.station!r}"
+                )

@@ -1,0 +1,226 @@
+"""The MQTT input driver: stations' messages on their broker → Readings into the sink.
+
+It reuses :class:`gateway.bus.mqtt.MqttBus` as its client to the stations' broker (reconnect
+with backoff, persistent session, bounded queues). Each message is decoded by the pure
+:class:`~gateway.mqtt_input.payload.MqttDecoder`; good values go to the sink, bad messages to
+the dead letter with their reason, counted per reason and logged once per topic (then at debug
+until that topic sends a good message again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from gateway.bus import Subscription
+from gateway.bus.mqtt import MqttBus, MqttSettings
+from gateway.config import MqttSource, StationConfig
+from gateway.mqtt_input.payload import DEFAULT_TOPIC, MqttDecoder, Outcome, Problem, Route
+from gateway.mqtt_input.profile import MqttProfile
+from gateway.streaming import DeadLetter, ReadingSink, Rejected
+
+log = logging.getLogger(__name__)
+
+_MAX_LOGGED_TOPICS = 10_000  # a flood of random topics must not grow memory without bound
+
+
+@dataclass
+class MqttStationHealth:
+    last_message: datetime | None = None
+    messages: int = 0
+    readings: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "last_message": self.last_message.isoformat() if self.last_message else None,
+            "messages": self.messages,
+            "readings": self.readings,
+            "rejected": self.rejected,
+        }
+
+
+class MqttInput:
+    """A :class:`gateway.streaming.StreamingDriver` for stations publishing over MQTT."""
+
+    def __init__(
+        self,
+        decoder: MqttDecoder,
+        settings: MqttSettings,
+        *,
+        queue_size: int = 10_000,
+    ) -> None:
+        self.decoder = decoder
+        self.settings = settings
+        self.queue_size = queue_size
+        self.per_station: dict[str, MqttStationHealth] = {
+            station: MqttStationHealth() for station in decoder.routes
+        }
+        self.rejected: Counter[str] = Counter()  # by reason code
+        self.messages = 0
+        self.bus: MqttBus | None = None
+        self._failing_topics: set[str] = set()
+
+    async def run(self, sink: ReadingSink, dead_letter: DeadLetter) -> None:
+        bus = self.bus = MqttBus(self.settings)
+        subscriptions = [
+            bus.subscribe(topic_filter, maxsize=self.queue_size)
+            for topic_filter in self.decoder.filters
+        ]
+        log.info(
+            "MQTT input: %d station(s) on %s:%d, topics %s",
+            len(self.decoder.routes),
+            self.settings.host,
+            self.settings.port,
+            ", ".join(self.decoder.filters),
+        )
+        async with bus, asyncio.TaskGroup() as tasks:
+            for index, subscription in enumerate(subscriptions):
+                earlier = subscriptions[:index]
+                tasks.create_task(self._consume(subscription, earlier, sink, dead_letter))
+
+    async def _consume(
+        self,
+        subscription: Subscription,
+        earlier: list[Subscription],
+        sink: ReadingSink,
+        dead_letter: DeadLetter,
+    ) -> None:
+        async for message in subscription:
+            # Overlapping filters (stations/+/data and stations/+/+) each get a copy from the
+            # bus: the first subscription that matches handles it.
+            if any(other.matches(message.topic) for other in earlier):
+                continue
+            await self.handle(message.topic, message.payload, sink, dead_letter)
+
+    async def handle(
+        self,
+        topic: str,
+        payload: bytes,
+        sink: ReadingSink,
+        dead_letter: DeadLetter,
+        arrival: datetime | None = None,
+    ) -> Outcome:
+        """Decode one message and pass on what it gave; never raises for a bad message."""
+        arrival = arrival or datetime.now(UTC)
+        self.messages += 1
+        try:
+            outcome = self.decoder.decode(topic, payload, arrival)
+        except Exception as exc:  # a decoder bug must not stop every other station
+            log.exception("MQTT input: decoding a message on %s failed", topic)
+            outcome = Outcome("", problems=(Problem("internal", f"{type(exc).__name__}: {exc}"),))
+        health = self.per_station.get(outcome.station)
+        if health is not None:
+            health.last_message = arrival
+            health.messages += 1
+            health.readings += len(outcome.readings)
+        if outcome.readings:
+            await sink(outcome.station, outcome.readings)
+        if outcome.problems:
+            await self._reject(topic, payload, outcome, dead_letter, health)
+        else:
+            self._failing_topics.discard(topic)
+        return outcome
+
+    async def _reject(
+        self,
+        topic: str,
+        payload: bytes,
+        outcome: Outcome,
+        dead_letter: DeadLetter,
+        health: MqttStationHealth | None,
+    ) -> None:
+        self.rejected[outcome.reason] += 1
+        if health is not None:
+            health.rejected += 1
+        reason = "; ".join(str(p) for p in outcome.problems[:10])
+        if len(outcome.problems) > 10:
+            reason += f"; … {len(outcome.problems) - 10} more"
+        first = topic not in self._failing_topics and len(self._failing_topics) < _MAX_LOGGED_TOPICS
+        if first:
+            self._failing_topics.add(topic)
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "MQTT input: message on %s%s rejected: %s%s",
+            topic,
+            f" (station {outcome.station})" if outcome.station else "",
+            reason,
+            " (further ones on this topic at debug until a good message)" if first else "",
+        )
+        await dead_letter(Rejected(topic, reason, payload, outcome.station))
+
+    def station_health(self, station: str) -> dict[str, Any] | None:
+        health = self.per_station.get(station)
+        return None if health is None else health.as_dict()
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "connected": self.bus is not None and self.bus.connected.is_set(),
+            "messages": self.messages,
+            "rejected": dict(self.rejected),
+            "stations": {station: h.as_dict() for station, h in self.per_station.items()},
+        }
+
+
+class _SiteSettings(Protocol):
+    @property
+    def timezone(self) -> str: ...
+
+    @property
+    def gateway_id(self) -> str: ...
+
+
+class SiteWithMqtt(Protocol):
+    """What the factory needs of a ``quantrac.site.Site`` (gateway never imports quantrac)."""
+
+    @property
+    def stations(self) -> Mapping[str, StationConfig]: ...
+
+    @property
+    def settings(self) -> _SiteSettings: ...
+
+    def mqtt_profile_of(self, station: StationConfig) -> MqttProfile: ...
+
+
+def mqtt_input_for(
+    site: SiteWithMqtt,
+    stations: Iterable[StationConfig] | None = None,
+    settings: MqttSettings | None = None,
+    *,
+    broker_url: str | None = None,
+    default_topic: str = DEFAULT_TOPIC,
+    queue_size: int = 10_000,
+) -> MqttInput | None:
+    """The MQTT input of the site's MQTT stations, or None when there are none.
+
+    ``settings`` (or ``broker_url``, e.g. ``mqtt://user:pass@stations-broker:1883``) is the
+    stations' broker. Without a client id one is made from the gateway id, so the broker keeps
+    the session (and what stations sent meanwhile) across restarts. Raises ValueError naming
+    the station when a station's topic does not fit its profile or two share a device id.
+    """
+    chosen = stations if stations is not None else site.stations.values()
+    mqtt_stations = [s for s in chosen if isinstance(s.source, MqttSource)]
+    if not mqtt_stations:
+        return None
+    if settings is None:
+        settings = MqttSettings.from_url(broker_url or "mqtt://127.0.0.1:1883")
+    if not settings.client_id:
+        settings = dataclasses.replace(
+            settings, client_id=f"quantrac-{site.settings.gateway_id}-stations"
+        )
+    routes = [
+        Route.of(
+            station,
+            site.mqtt_profile_of(station),
+            default_topic=default_topic,
+            timezone=site.settings.timezone,
+        )
+        for station in mqtt_stations
+    ]
+    return MqttInput(MqttDecoder(routes), settings, queue_size=queue_size)

@@ -1,0 +1,102 @@
+"""The registry of canonical parameters, read from ``parameters.yaml`` beside this module."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+_NOISE = re.compile(r"[\s_\-.,]")
+
+
+def normalise_symbol(name: str) -> str:
+    """Lower-case and drop the characters stations disagree on: "PM2,5" → "pm25"."""
+    return _NOISE.sub("", name).lower()
+
+
+class UnknownParameterError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    unit: str
+    kind: str
+    low: float
+    high: float
+    label: str
+    aliases: tuple[str, ...]
+
+    def within_limits(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+class ParameterRegistry:
+    def __init__(self, parameters: list[Parameter]) -> None:
+        self._by_name = {p.name: p for p in parameters}
+        self._by_symbol: dict[str, list[Parameter]] = defaultdict(list)
+        for parameter in parameters:
+            symbols = {normalise_symbol(parameter.name)}
+            symbols.update(normalise_symbol(a) for a in parameter.aliases)
+            for symbol in symbols:
+                self._by_symbol[symbol].append(parameter)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Any:
+        return iter(self._by_name.values())
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownParameterError(f"{name!r} is not a canonical parameter") from None
+
+    def lookup(self, symbol: str, kind: str | None = None) -> Parameter:
+        """Resolve a name or alias; ``kind`` decides between homonyms (TT10's "Temp")."""
+        candidates = self._by_symbol.get(normalise_symbol(symbol), [])
+        exact = [p for p in candidates if p.name == symbol]
+        if exact:
+            return exact[0]
+        if len(candidates) > 1 and kind is not None:
+            candidates = [p for p in candidates if p.kind == kind] or candidates
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise UnknownParameterError(f"unknown parameter {symbol!r}")
+        names = ", ".join(p.name for p in candidates)
+        raise UnknownParameterError(
+            f"parameter {symbol!r} is ambiguous ({names}); the station's kind decides"
+        )
+
+
+def _parse(document: dict[str, Any]) -> list[Parameter]:
+    parameters = []
+    for name, spec in document.items():
+        low, high = spec["limits"]
+        parameters.append(
+            Parameter(
+                name=name,
+                unit=spec["unit"],
+                kind=spec["kind"],
+                low=float(low),
+                high=float(high),
+                label=spec.get("label", name),
+                aliases=tuple(str(a) for a in spec.get("aliases", [])),
+            )
+        )
+    return parameters
+
+
+@cache
+def registry() -> ParameterRegistry:
+    text = resources.files("gateway").joinpath("parameters.yaml").read_text(encoding="utf-8")
+    return ParameterRegistry(_parse(yaml.safe_load(text)))

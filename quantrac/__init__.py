@@ -1,0 +1,1 @@
+"""quantrac: the composition root — CLI, HTTP API, service runners and the demo."""

@@ -1,0 +1,3 @@
+from quantrac.cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""The HTTP API the IOC integrator and the board read: stations, latest values, time ranges."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from collector.indices import flood_alarm
+from collector.store import ReadingStore
+from gateway.config import StationConfig
+from gateway.model import Reading
+from gateway.parameters import registry
+
+
+@dataclass
+class ApiContext:
+    store: ReadingStore
+    stations: dict[str, StationConfig] = field(default_factory=dict)
+    site_name: str = ""
+    # In one process (the demo) the gateway's and collector's live counters; apart, None.
+    health: Callable[[], dict[str, Any]] | None = None
+    station_health: Callable[[str], dict[str, Any] | None] | None = None
+
+
+class ReadingPublic(BaseModel):
+    param: str
+    value: float | None
+    unit: str
+    ts: datetime
+    status: str
+    quality: str
+    reason: str
+
+    @classmethod
+    def of(cls, reading: Reading) -> ReadingPublic:
+        return cls(
+            param=reading.param,
+            value=reading.value if math.isfinite(reading.value) else None,
+            unit=reading.unit,
+            ts=reading.ts,
+            status=reading.status.name.lower(),
+            quality=reading.quality.name.lower(),
+            reason=reading.reason,
+        )
+
+
+class FloodPublic(BaseModel):
+    level: int
+    label: str
+    margin_m: float
+    bd1: float
+    bd2: float
+    bd3: float
+
+
+class StationPublic(BaseModel):
+    id: str
+    name: str
+    kind: str
+    district: str
+    river: str | None = None
+    flood_levels: dict[str, float] | None = None
+
+
+class LatestPublic(BaseModel):
+    station: StationPublic
+    readings: list[ReadingPublic]
+    flood: FloodPublic | None = None
+
+
+class StationHealthPublic(BaseModel):
+    station: str
+    online: bool | None  # None: nothing heard from the gateway about it yet
+    as_of: datetime | None
+    gateway: dict[str, Any] | None = None  # the poller's counters, when the API runs beside it
+
+
+class RangePublic(BaseModel):
+    station: str
+    param: str
+    start: datetime
+    end: datetime
+    readings: list[ReadingPublic]
+
+
+def get_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def _station_public(context: ApiContext, station_id: str) -> StationPublic:
+    config = context.stations.get(station_id)
+    if config is None:
+        if station_id not in context.store.stations():
+            raise HTTPException(404, f"unknown station {station_id!r}")
+        return StationPublic(id=station_id, name=station_id, kind="unknown", district="")
+    return StationPublic(
+        id=config.id,
+        name=config.name,
+        kind=config.kind,
+        district=config.district,
+        river=config.river,
+        flood_levels=config.flood_levels.model_dump() if config.flood_levels else None,
+    )
+
+
+def create_app(context: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="quantrac API",
+        summary="Readings, quality flags and derived indices of the province's stations.",
+    )
+    app.state.context = context
+
+    @app.get("/")
+    def index(context: Context) -> dict[str, Any]:
+        return {
+            "site": context.site_name,
+            "stations": sorted(set(context.stations) | set(context.store.stations())),
+            "endpoints": [
+                "/stations",
+                "/stations/{id}/latest",
+                "/stations/{id}/readings?param=&from=&to=",
+                "/stations/{id}/health",
+                "/health",
+                "/docs",
+            ],
+        }
+
+    @app.get("/health")
+    def health(context: Context) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "ok"}
+        if context.health is not None:
+            body.update(context.health())
+        return body
+
+    @app.get("/stations")
+    def stations(context: Context) -> list[StationPublic]:
+        ids = sorted(set(context.stations) | set(context.store.stations()))
+        return [_station_public(context, station_id) for station_id in ids]
+
+    @app.get("/stations/{station_id}/latest")
+    async def latest(station_id: str, context: Context) -> LatestPublic:
+        station = _station_public(context, station_id)
+        readings = await asyncio.to_thread(context.store.latest, station_id)
+        flood = None
+        config = context.stations.get(station_id)
+        level = next((r for r in readings if r.param == "water_level"), None)
+        if config is not None and config.flood_levels is not None and level is not None:
+            alarm = flood_alarm(level.value, config.flood_levels.as_tuple())
+            if alarm is not None:
+                flood = FloodPublic(
+                    level=alarm.level,
+                    label=alarm.label,
+                    margin_m=round(alarm.margin_m, 3),
+                    **config.flood_levels.model_dump(),
+                )
+        return LatestPublic(
+            station=station, readings=[ReadingPublic.of(r) for r in readings], flood=flood
+        )
+
+    @app.get("/stations/{station_id}/health")
+    async def station_health(station_id: str, context: Context) -> StationHealthPublic:
+        """Online or not, from the gateway's ``station_online`` readings in the store; with
+        the gateway's own counters (failures, last error, missed runs) when it runs here."""
+        _station_public(context, station_id)
+        latest = await asyncio.to_thread(context.store.latest, station_id)
+        online = next((r for r in latest if r.param == "station_online"), None)
+        gateway = context.station_health(station_id) if context.station_health else None
+        return StationHealthPublic(
+            station=station_id,
+            online=None if online is None else online.value >= 0.5,
+            as_of=None if online is None else online.ts,
+            gateway=gateway,
+        )
+
+    @app.get("/stations/{station_id}/readings")
+    async def readings(
+        station_id: str,
+        context: Context,
+        param: Annotated[str, Query(description="canonical parameter, e.g. water_level")],
+        start: Annotated[
+            datetime | None, Query(alias="from", description="ISO 8601; default: to − 24 h")
+        ] = None,
+        end: Annotated[
+            datetime | None, Query(alias="to", description="ISO 8601; default: now")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    ) -> RangePublic:
+        _station_public(context, station_id)
+        if param not in registry():
+            raise HTTPException(422, f"{param!r} is not a canonical parameter")
+        end = _utc(end) if end else datetime.now(UTC)
+        start = _utc(start) if start else end - timedelta(hours=24)
+        if start >= end:
+            raise HTTPException(422, "'from' must be before 'to'")
+        found = await asyncio.to_thread(
+            context.store.range, station_id, param, start, end, limit=limit
+        )
+        return RangePublic(
+            station=station_id,
+            param=param,
+            start=start,
+            end=end,
+            readings=[ReadingPublic.of(r) for r in found],
+        )
+
+    return app
+
+
+def _utc(ts: datetime) -> datetime:
+    # A time without zone in a query is Vietnam local time (UTC+7, no DST), as officers type it.
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC) - timedelta(hours=7)
+    return ts.astimezone(UTC)

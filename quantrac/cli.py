@@ -1,0 +1,287 @@
+"""The ``quantrac`` command: demo, the services one by one, and technician tools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from quantrac.cli_common import (
+    DEFAULT_SITE,
+    console,
+    err_console,
+    print_problems,
+    setup_logging,
+    site_or_exit,
+)
+from quantrac.settings import Settings, get_settings
+from quantrac.site import SiteConfigError, load_site
+from quantrac.technician import modbus_app, station_app
+
+app = typer.Typer(help="quantrac: the sensor side of a provincial IOC.", no_args_is_help=True)
+config_app = typer.Typer(help="Check site configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(modbus_app, name="modbus")
+app.add_typer(station_app, name="station")
+
+SiteArg = Annotated[Path, typer.Argument(help="site directory (site.yaml + stations/)")]
+BrokerOpt = Annotated[
+    str | None, typer.Option("--broker", help="mqtt://user:pass@host:port or mqtts://…")
+]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where SQLite lives")]
+
+
+def _run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run a service until SIGINT/SIGTERM, then let it stop in order."""
+
+    async def supervised() -> None:
+        task = asyncio.ensure_future(main())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(supervised())
+
+
+@app.command()
+def demo(
+    site_dir: Annotated[Path, typer.Option("--site", help="site to simulate")] = DEFAULT_SITE,
+    data_dir: DataDirOpt = None,
+    host: Annotated[str, typer.Option(help="API address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="API port")] = 8000,
+    interval: Annotated[float, typer.Option(help="poll interval of every station, s")] = 2.0,
+    duration: Annotated[
+        float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run everything in one process: simulated stations → gateway → collector → API."""
+    from quantrac.demo import run_demo
+    from quantrac.runners import port_is_free
+
+    setup_logging(verbose)
+    site = site_or_exit(site_dir)
+    if not port_is_free(host, port):
+        err_console.print(f"[red]port {port} on {host} is taken: choose another with --port[/]")
+        raise typer.Exit(1)
+    settings = get_settings()
+    asyncio.run(
+        run_demo(
+            site,
+            data_dir=data_dir or settings.data_dir,
+            host=host,
+            port=port,
+            interval_s=interval,
+            duration_s=duration,
+            console=console,
+        )
+    )
+
+
+@app.command()
+def gateway(
+    site_dir: SiteArg,
+    broker: BrokerOpt = None,
+    data_dir: DataDirOpt = None,
+    client_id: Annotated[str | None, typer.Option(help="MQTT client id")] = None,
+    replay_rate: Annotated[
+        float, typer.Option(help="batches/s the outbox hands to the broker, at most")
+    ] = 500.0,
+    stations_broker: Annotated[
+        str | None,
+        typer.Option(help="broker the MQTT stations publish to (default: the bus broker)"),
+    ] = None,
+    tt10_inbox: Annotated[
+        Path | None, typer.Option(help="folder the FTP server writes TT10 data files into")
+    ] = None,
+    tt10_work_dir: Annotated[
+        Path | None, typer.Option(help="archive/, rejected/ and the index (default: the inbox)")
+    ] = None,
+    tt10_settle: Annotated[
+        float, typer.Option(help="seconds a TT10 file must stay unchanged before it is read")
+    ] = 10.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Read the site's stations and publish raw batches to the broker, through the outbox."""
+    from gateway.mqtt_input.driver import mqtt_input_for
+    from gateway.outbox import OutboxSettings
+    from gateway.tt10 import tt10_inbox_for
+    from quantrac.runners import GatewayService, mqtt_bus, mqtt_settings
+
+    setup_logging(verbose)
+    site = site_or_exit(site_dir)
+    settings = _with_data_dir(data_dir)
+    gateway_id = site.settings.gateway_id
+    bus = mqtt_bus(settings, broker, client_id or f"quantrac-{gateway_id}")
+    outbox_path = settings.data_dir / f"outbox-{gateway_id}.sqlite3"
+
+    async def main() -> None:
+        # Built before the bus connects: the outbox subscribes to its receipts.
+        service = GatewayService(
+            site,
+            bus,
+            outbox_path=outbox_path,
+            outbox_settings=OutboxSettings(rate_per_s=replay_rate),
+        )
+        tt10 = tt10_inbox_for(site, None, tt10_inbox, work_dir=tt10_work_dir, settle_s=tt10_settle)
+        if tt10 is not None:
+            service.streaming.append(tt10)
+        stations_broker_settings = mqtt_settings(
+            settings, stations_broker or broker, f"quantrac-{gateway_id}-stations"
+        )
+        stations_input = mqtt_input_for(site, None, stations_broker_settings)
+        if stations_input is not None:
+            service.streaming.append(stations_input)
+        logging.getLogger("quantrac").info(
+            "gateway %s: %d station(s) → %s (outbox %s)",
+            gateway_id,
+            len(site.stations),
+            broker or settings.broker_url,
+            outbox_path,
+        )
+        async with bus:
+            await service.run()
+
+    _run(main)
+
+
+@app.command()
+def collector(
+    site_dir: SiteArg,
+    broker: BrokerOpt = None,
+    data_dir: DataDirOpt = None,
+    group: Annotated[str, typer.Option(help="shared-subscription group")] = "collectors",
+    client_id: Annotated[
+        str | None, typer.Option(help="MQTT client id; distinct per collector")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Quality-check raw batches from the broker and store them in SQLite."""
+    from collector.service import Collector
+    from collector.store.sqlite import SqliteStore
+    from quantrac.runners import mqtt_bus, station_catalog
+
+    setup_logging(verbose)
+    site = site_or_exit(site_dir)
+    settings = _with_data_dir(data_dir)
+    bus = mqtt_bus(settings, broker, client_id or f"quantrac-collector-{socket.gethostname()}")
+    store = SqliteStore(settings.sqlite_path, station_catalog(site))
+
+    # Collector subscribes in its constructor, which must happen before the bus connects.
+    async def ordered() -> None:
+        service = Collector(bus, store, group=group)
+        logging.getLogger("quantrac").info(
+            "collector: %s → %s", broker or settings.broker_url, settings.sqlite_path
+        )
+        try:
+            async with bus:
+                await service.run()
+        finally:
+            store.close()
+
+    _run(ordered)
+
+
+def _with_data_dir(data_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"data_dir": data_dir}) if data_dir else settings
+
+
+@app.command()
+def api(
+    site_dir: Annotated[Path | None, typer.Argument(help="site directory (optional)")] = None,
+    data_dir: DataDirOpt = None,
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve the HTTP API from the store."""
+    from collector.store.sqlite import SqliteStore
+    from quantrac.api import ApiContext, create_app
+    from quantrac.runners import api_server, station_catalog
+
+    setup_logging(verbose)
+    settings = _with_data_dir(data_dir)
+    site = site_or_exit(site_dir) if site_dir else None
+    store = SqliteStore(settings.sqlite_path, station_catalog(site) if site else None)
+    context = ApiContext(
+        store=store,
+        stations=dict(site.stations) if site else {},
+        site_name=site.settings.name if site else "",
+    )
+    server = api_server(create_app(context), host or settings.api_host, port or settings.api_port)
+    console.print(f"API on http://{server.config.host}:{server.config.port}/stations")
+
+    async def main() -> None:
+        try:
+            await server.serve()
+        except asyncio.CancelledError:
+            server.should_exit = True
+            raise
+        finally:
+            store.close()
+
+    _run(main)
+
+
+@app.command()
+def simulate(
+    site_dir: SiteArg,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve simulated stations on the host/port each station's connection names."""
+    from quantrac.scenario import simulators_for
+
+    setup_logging(verbose)
+    site = site_or_exit(site_dir)
+    simulators = simulators_for(site, site.stations.values())
+
+    async def main() -> None:
+        try:
+            for simulator in simulators:
+                await simulator.start()
+                units = ", ".join(str(d.unit) for d in simulator.devices)
+                console.print(f"simulating {simulator.connection.endpoint} (unit {units})")
+            await asyncio.Event().wait()
+        finally:
+            for simulator in simulators:
+                await simulator.stop()
+
+    _run(main)
+
+
+@config_app.command("check")
+def config_check(site_dir: SiteArg) -> None:
+    """Check a site directory and print every problem at once."""
+    try:
+        site = load_site(site_dir)
+    except SiteConfigError as exc:
+        print_problems(exc)
+        raise typer.Exit(1) from None
+    table = Table(title=f"{site.settings.name}: {len(site.stations)} station(s), all valid")
+    for column in ("id", "name", "kind", "district", "profile", "endpoint", "unit", "every"):
+        table.add_column(column)
+    for s in site.stations.values():
+        if s.is_modbus:
+            source = s.modbus
+            reads = (source.profile, source.connection.endpoint, str(source.unit))
+            every = f"{source.interval_s:g} s"
+        else:
+            reads = (getattr(s.source, "profile", ""), s.source.driver, "")
+            every = "as sent"
+        table.add_row(s.id, s.name, s.kind, s.district, *reads, every)
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,46 @@
+"""What every ``quantrac`` command shares: the consoles, logging, loading a site or exiting."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from quantrac.site import Site, SiteConfigError, load_site
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_SITE = Path(__file__).resolve().parents[1] / "examples" / "hue"
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    # pymodbus logs every failed connect as a warning with a frame dump; the gateway reports
+    # each station's failures itself (once at ERROR, then at DEBUG).
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    # APScheduler warns on every skipped run; the poller counts them per station instead.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def site_or_exit(path: Path) -> Site:
+    try:
+        return load_site(path)
+    except SiteConfigError as exc:
+        print_problems(exc)
+        raise typer.Exit(2) from None
+
+
+def print_problems(exc: SiteConfigError) -> None:
+    err_console.print(f"[red bold]{len(exc.problems)} problem(s) in the site config:[/]")
+    for problem in exc.problems:
+        err_console.print(f"  [red]✗[/] {problem}", highlight=False, markup=False)

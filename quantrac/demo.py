@@ -1,0 +1,214 @@
+"""``quantrac demo``: the whole pipeline in one process on embedded defaults.
+
+Simulated stations (pymodbus servers from the profiles) → gateway → in-process bus →
+collector (QC, SQLite) → HTTP API on 127.0.0.1, while the Hương rises through báo động I–III
+and falls again over a few minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+
+from collector.indices import flood_alarm
+from collector.service import Collector
+from collector.store.sqlite import SqliteStore
+from gateway.bus.memory import InProcessBus
+from gateway.config import StationConfig, TcpConnection, Tt10Source
+from gateway.tt10 import tt10_inbox_for
+from quantrac.api import ApiContext, create_app
+from quantrac.runners import GatewayService, api_server, free_port, station_catalog
+from quantrac.scenario import WastewaterOutlet, simulators_for
+from quantrac.site import Site
+
+log = logging.getLogger(__name__)
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def vi_number(value: float, decimals: int = 2) -> str:
+    """Vietnamese number format: decimal comma, dot for thousands (1.234,56)."""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def demo_stations(site: Site, interval_s: float) -> list[StationConfig]:
+    """The site's stations on free loopback ports, polled every ``interval_s`` seconds."""
+    stations = []
+    for station in site.stations.values():
+        if not station.is_modbus:
+            stations.append(station)
+            continue
+        # Every simulated station gets its own loopback TCP endpoint, whatever its line is
+        # in the field: the demo needs no serial ports.
+        connection = TcpConnection(host="127.0.0.1", port=free_port())
+        source = station.modbus.model_copy(
+            update={"connection": connection, "interval_s": interval_s}
+        )
+        stations.append(station.model_copy(update={"source": source}))
+    return stations
+
+
+async def write_tt10_files(inbox: Path, codes: list[str], *, every_s: float) -> None:
+    """Drop a TT10 data file per station into the inbox every ``every_s`` seconds."""
+    await asyncio.to_thread(inbox.mkdir, parents=True, exist_ok=True)
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        local = datetime.now(VIETNAM).replace(microsecond=0)
+        for code in codes:
+            name, text = WastewaterOutlet(code=code).file(elapsed, local)
+            part = inbox / f"{name}.part"
+            # Written whole, then renamed: the inbox never sees half a file.
+            await asyncio.to_thread(part.write_text, text, "utf-8")
+            await asyncio.to_thread(part.rename, inbox / name)
+        await asyncio.sleep(every_s)
+
+
+class FloodWatch:
+    """Prints each gauge's alarm level when it changes, as the store (and the API) sees it."""
+
+    def __init__(self, console: Console, store: SqliteStore, stations: list[StationConfig]):
+        self.console = console
+        self.store = store
+        self.gauges = [s for s in stations if s.flood_levels is not None]
+        self.levels: dict[str, int] = {}
+
+    def check(self) -> None:
+        for gauge in self.gauges:
+            assert gauge.flood_levels is not None
+            latest = {r.param: r for r in self.store.latest(gauge.id)}
+            reading = latest.get("water_level")
+            if reading is None:
+                continue
+            alarm = flood_alarm(reading.value, gauge.flood_levels.as_tuple())
+            if alarm is None or self.levels.get(gauge.id) == alarm.level:
+                continue
+            previous = self.levels.get(gauge.id)
+            self.levels[gauge.id] = alarm.level
+            local = reading.ts.astimezone(VIETNAM).strftime("%H:%M:%S %d/%m")
+            where = f"{gauge.name} (sông {gauge.river})" if gauge.river else gauge.name
+            if alarm.level == 0:
+                text = f"dưới BĐ I {vi_number(-alarm.margin_m)} m"
+                style = "green"
+            else:
+                text = f"trên {alarm.label} {vi_number(alarm.margin_m)} m"
+                style = ("yellow", "dark_orange", "red")[alarm.level - 1]
+            arrow = "" if previous is None else (" ↑" if alarm.level > previous else " ↓")
+            self.console.print(
+                f"[{style}]{local}  {where}: {vi_number(reading.value)} m{arrow} {text}[/]"
+            )
+
+
+async def run_demo(
+    site: Site,
+    *,
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    interval_s: float = 2.0,
+    duration_s: float | None = None,
+    console: Console | None = None,
+) -> None:
+    console = console or Console()
+    stations = demo_stations(site, interval_s)
+    store = SqliteStore(data_dir / "quantrac.sqlite3", station_catalog(site))
+    bus = InProcessBus()
+    collector = Collector(bus, store)
+    gateway = GatewayService(
+        site, bus, stations, outbox_path=data_dir / f"outbox-{site.settings.gateway_id}.sqlite3"
+    )
+    # TT10 stations: the demo writes their data files into an inbox, as the FTP server would.
+    inbox = data_dir / "tt10-inbox"
+    tt10_codes = [s.source.code for s in stations if isinstance(s.source, Tt10Source)]
+    tt10 = tt10_inbox_for(site, stations, inbox if tt10_codes else None, settle_s=1.0, poll_s=0.5)
+    if tt10 is not None:
+        gateway.streaming.append(tt10)
+    context = ApiContext(
+        store=store,
+        stations={s.id: s for s in stations},
+        site_name=site.settings.name,
+        health=lambda: {"gateway": gateway.health(), "collector": vars(collector.stats)},
+        station_health=gateway.station_health,
+    )
+    server = api_server(create_app(context), host, port)
+    watch = FloodWatch(console, store, stations)
+    simulators = simulators_for(site, stations)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    base = f"http://{host}:{port}"
+    console.print(
+        f"[bold]quantrac demo[/] — {site.settings.name}, {len(stations)} simulated stations"
+    )
+    console.print(f"  data:   {store.path}")
+    console.print(f"  API:    {base}/stations/kim_long/latest")
+    console.print(f"          {base}/stations/kim_long/readings?param=water_level")
+    console.print(f"          {base}/stations   {base}/health   {base}/docs")
+    console.print("  Ctrl-C stops the demo.\n")
+
+    async def every(period_s: float, job: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            await asyncio.to_thread(job)
+
+    def spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return asyncio.create_task(coro, name=name)
+
+    started = time.monotonic()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for simulator in simulators:
+            await simulator.start()
+        tasks = [
+            spawn(collector.run(), "collector"),
+            spawn(gateway.run(), "gateway"),
+            spawn(server.serve(), "api"),
+            spawn(every(1.0, watch.check), "flood-watch"),
+        ]
+        if tt10_codes:
+            tasks.append(spawn(write_tt10_files(inbox, tt10_codes, every_s=10.0), "tt10-feed"))
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, *tasks], timeout=duration_s, return_when="FIRST_COMPLETED")
+        waiter.cancel()
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise RuntimeError(f"{task.get_name()} stopped") from task.exception()
+    finally:
+        console.print("\nstopping…")
+        server.should_exit = True
+        # Gateway first, then give the collector one flush interval to store what is in
+        # flight, then the rest: nothing polled before Ctrl-C is lost on the way out.
+        by_name = {task.get_name(): task for task in tasks}
+        for name in ("gateway", "flood-watch", "collector", "api"):
+            running = by_name.get(name)
+            if running is None:
+                continue
+            if name == "collector":
+                await asyncio.sleep(collector.flush_interval_s * 2)
+            if name != "api":
+                running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
+        for simulator in simulators:
+            await simulator.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        stats = collector.stats
+        console.print(
+            f"stored {stats.readings} readings in {stats.batches} batches over "
+            f"{time.monotonic() - started:.0f} s; data kept in {store.path}"
+        )
+        store.close()

@@ -1,0 +1,186 @@
+"""Build and run the services from a site: gateway, collector, API (together or apart)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from collector.schema import StationInfo
+from gateway.bus import Bus
+from gateway.bus.mqtt import MqttBus, MqttSettings
+from gateway.config import StationConfig
+from gateway.modbus.hub import ModbusHub
+from gateway.modbus.station import ModbusStation
+from gateway.model import Reading, ReadingBatch
+from gateway.outbox import Outbox, OutboxSettings
+from gateway.poller import Poller
+from gateway.streaming import Rejected, StreamingDriver
+from gateway.wire import deadletter_topic, encode_batch, raw_topic
+from quantrac.settings import Settings
+from quantrac.site import Site
+
+log = logging.getLogger(__name__)
+
+
+def station_catalog(site: Site) -> dict[str, StationInfo]:
+    return {
+        s.id: StationInfo(kind=s.kind, district=s.district, name=s.name)
+        for s in site.stations.values()
+    }
+
+
+class GatewayService:
+    """Polls the site's Modbus stations (one hub per endpoint) and publishes raw batches."""
+
+    def __init__(
+        self,
+        site: Site,
+        bus: Bus,
+        stations: Iterable[StationConfig] | None = None,
+        *,
+        outbox_path: Path | None = None,
+        outbox_settings: OutboxSettings | None = None,
+    ):
+        """Build before entering the bus: the outbox subscribes to its receipts."""
+        self.bus = bus
+        gateway_id = site.settings.gateway_id
+        self.outbox = Outbox(outbox_path, gateway_id, bus, outbox_settings) if outbox_path else None
+        self.hubs: dict[str, ModbusHub] = {}
+        drivers = []
+        for station in stations if stations is not None else site.stations.values():
+            if not station.is_modbus:
+                continue
+            connection = station.modbus.connection
+            hub = self.hubs.get(connection.endpoint)
+            if hub is None:
+                hub = self.hubs[connection.endpoint] = ModbusHub(connection)
+            drivers.append(ModbusStation(station, site.profile_of(station), hub))
+        self.streaming: list[StreamingDriver] = []  # added by the composition (MQTT, TT10)
+        self.rejected = 0
+        self.poller = Poller(
+            gateway_id,
+            drivers,
+            self.publish,
+            next_seq=self.outbox.next_seq if self.outbox else None,
+        )
+
+    async def accept(self, station: str, readings: Sequence[Reading]) -> None:
+        """The sink of streaming drivers: number the readings as a batch and send it on."""
+        batch = ReadingBatch(
+            gateway=self.poller.gateway_id,
+            seq=self.poller.next_seq(),  # one numbering for polled and streamed batches
+            station=station,
+            readings=tuple(readings),
+        )
+        await self.publish(batch)
+
+    async def dead_letter(self, rejected: Rejected) -> None:
+        """What a driver could not decode, kept on the bus for the operator (not lost)."""
+        self.rejected += 1
+        await self.bus.publish(deadletter_topic(self.poller.gateway_id), rejected.to_json())
+
+    async def publish(self, batch: ReadingBatch) -> None:
+        if self.outbox is not None:
+            # A durable commit per batch: off the event loop, so polling keeps its schedule.
+            await asyncio.to_thread(self.outbox.add, batch)
+        else:
+            await self.bus.publish(raw_topic(batch.station), encode_batch(batch))
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.poller.run(), name="poller")
+                for driver in self.streaming:
+                    tasks.create_task(driver.run(self.accept, self.dead_letter))
+                if self.outbox is not None:
+                    tasks.create_task(self.outbox.run(), name="outbox")
+        finally:
+            for hub in self.hubs.values():
+                await hub.close()
+            if self.outbox is not None:
+                self.outbox.close()
+
+    def station_health(self, station: str) -> dict[str, Any] | None:
+        h = self.poller.health.get(station)
+        if h is None:
+            # Not polled: a streaming driver may know it (MQTT stations).
+            for driver in self.streaming:
+                per_station = getattr(driver, "station_health", None)
+                found = per_station(station) if callable(per_station) else None
+                if found is not None:
+                    return dict(found)
+            return None
+        return {
+            "online": h.online,
+            "last_success": h.last_success.isoformat() if h.last_success else None,
+            "consecutive_failures": h.consecutive_failures,
+            "errors": h.errors,
+            "polls": h.polls,
+            "missed_runs": h.missed_runs,
+            "last_error": h.last_error,
+        }
+
+    def health(self) -> dict[str, Any]:
+        stations = {station: self.station_health(station) for station in self.poller.health}
+        outbox = self.outbox.health() if self.outbox is not None else None
+        streams = {type(driver).__name__: driver.health() for driver in self.streaming}
+        return {
+            "stations": stations,
+            "outbox": outbox,
+            "streaming": streams,
+            "rejected": self.rejected,
+        }
+
+
+def mqtt_settings(settings: Settings, broker_url: str | None, client_id: str) -> MqttSettings:
+    """A broker's connection settings, with the service's credentials and CA file."""
+    return MqttSettings.from_url(
+        broker_url or settings.broker_url,
+        client_id=client_id,
+        **({"username": settings.mqtt_username} if settings.mqtt_username else {}),
+        **({"password": settings.mqtt_password} if settings.mqtt_password else {}),
+        **({"ca_file": settings.mqtt_ca_file} if settings.mqtt_ca_file else {}),
+    )
+
+
+def mqtt_bus(settings: Settings, broker_url: str | None, client_id: str) -> MqttBus:
+    """An MQTT bus; a fixed client id gives a persistent session across restarts."""
+    return MqttBus(mqtt_settings(settings, broker_url, client_id))
+
+
+class _ApiServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The runner owns SIGINT/SIGTERM and stops every part in order; uvicorn must not
+        # swallow the signal and re-raise it after its own shutdown.
+        yield
+
+
+def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    return _ApiServer(config)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -1,0 +1,32 @@
+"""Settings of the services: one pydantic-settings class, built by a cached function."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Environment variables ``QUANTRAC_*``; command-line options override them."""
+
+    model_config = SettingsConfigDict(env_prefix="QUANTRAC_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    broker_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_ca_file: Path | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "quantrac.sqlite3"
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
