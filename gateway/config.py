@@ -129,11 +129,45 @@ class MqttSource(_Strict):
     device_id: str | None = None  # the id the device itself uses; default: the station id
 
 
+class Tt10FtpAccount(_Strict):
+    """A TT10 station's account on the gateway's own FTP endpoint (gateway/tt10/ftp.py).
+
+    The site config is committed to git, so it names where the password is — an environment
+    variable or a file (a container secret) — and never holds it; it is read when the endpoint
+    starts, not when the config is checked.
+    """
+
+    user: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    password_file: str | None = None  # e.g. /run/secrets/ftp_nt01; its first line is used
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plain_password(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "password" in value:
+            raise ValueError(
+                "no password in the site config (it is committed to git): "
+                "name an environment variable with password_env or a file with password_file"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> Tt10FtpAccount:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError(f"FTP user {self.user}: give one of password_env or password_file")
+        if self.user.lower() in ("anonymous", "ftp"):
+            raise ValueError(f"FTP user {self.user!r} is the anonymous login, which is refused")
+        return self
+
+
 class Tt10Source(_Strict):
     """A regulated automatic station sending Circular 10/2021/TT-BTNMT data files (issue 4)."""
 
     driver: Literal["tt10"] = "tt10"
     code: str  # the station part of its file names: <Province>_<Facility>_<Station>_<time>.txt
+    # Its account on the gateway's FTP endpoint (``quantrac gateway --tt10-ftp``); none: the
+    # station cannot log in there (it may still send to another FTP server that fills the inbox).
+    ftp: Tt10FtpAccount | None = None
 
 
 def _driver(value: Any) -> str:
@@ -168,6 +202,32 @@ class FloodLevels(_Strict):
         return (self.bd1, self.bd2, self.bd3)
 
 
+class QcOverride(_Strict):
+    """Per-parameter QC settings (collector/qc/defaults.yaml); a station overrides any of them.
+
+    ``None`` disables a check; a field left out keeps the default of the parameter or its kind.
+    """
+
+    limits: tuple[float, float] | None = None  # physical range; default from parameters.yaml
+    max_rate_per_min: float | None = None  # largest plausible change per minute
+    rate_reset: int | None = Field(default=None, ge=1)  # consecutive jumps that make a new level
+    # Identical values in a row that mean "stuck"; the first N-1 are flagged once the N-th
+    # arrives, from the last 16 points QC remembers per series: hence at most 17.
+    flatline: int | None = Field(default=None, ge=2, le=17)
+    flatline_tolerance: float | None = Field(default=None, ge=0)
+    hampel_window: int | None = Field(default=None, ge=3, le=32)
+    hampel_sigmas: float | None = Field(default=None, gt=0)
+    hampel_min_sigma: float | None = Field(default=None, ge=0)
+    future_s: float | None = Field(default=None, ge=0)  # clock skew tolerated before "future"
+
+    @field_validator("limits")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError(f"limits {list(value)}: the low limit is above the high one")
+        return value
+
+
 class Location(_Strict):
     lat: Annotated[float, Field(ge=8, le=24)]  # Vietnam's mainland and islands
     lon: Annotated[float, Field(ge=102, le=118)]
@@ -184,6 +244,8 @@ class StationConfig(_Strict):
     commissioned: date | None = None
     source: Source
     flood_levels: FloodLevels | None = None
+    # QC settings per parameter, over the defaults of collector/qc/defaults.yaml.
+    qc: dict[str, QcOverride] = Field(default_factory=dict)
 
     @property
     def modbus(self) -> ModbusSource:
