@@ -1,8 +1,9 @@
 """The storage schema, declared once (DESIGN.md): every store, the API and dashboards read it.
 
 Long format, one series per station and parameter: measurement ``reading``, tags ``station``,
-``param``, ``kind``, ``district`` (and ``derived`` for computed series); fields ``value`` and
-``quality``. A point is identified by (station, param, ts), so writing it twice is harmless.
+``param``, ``kind``, ``district``, ``unit`` (and ``derived`` for computed series); fields
+``value``, ``quality``, ``status`` and ``reason``. A point is identified by (station, param,
+ts), so writing it twice is harmless.
 """
 
 from __future__ import annotations
@@ -10,9 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MEASUREMENT = "reading"
-TAGS = ("station", "param", "kind", "district")
+# unit is constant per series (no cardinality): it lets a reading come back whole from
+# InfluxDB and VictoriaMetrics, which keep no side table of series.
+TAGS = ("station", "param", "kind", "district", "unit")
 DERIVED_TAG = "derived"
-FIELDS = ("value", "quality")
+FIELDS = ("value", "quality", "status", "reason")  # reason: omitted when empty
+
+DERIVED_PARAMS = frozenset(
+    {
+        "vn_aqi_h",
+        "vn_aqi_d",
+        "vn_wqi",
+        "rain_1h",
+        "rain_3h",
+        "rain_6h",
+        "rain_12h",
+        "rain_24h",
+        "flood_level",
+    }
+)
+"""Series computed by the collector (DESIGN.md): the stores tag them ``derived=true``."""
 
 
 @dataclass(frozen=True, slots=True)

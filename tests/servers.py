@@ -5,14 +5,19 @@ A missing binary is a failure that says how to install it, never a skip (DESIGN.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +174,164 @@ class SerialLine:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _wait_http(url: str, expect: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Poll ``url`` until it answers ``expect``; fail early if ``process`` died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                if response.status == expect:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer {expect} within {timeout_s} s")
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Influxd:
+    """Debian's InfluxDB 1.x (``influxd``): v1 ``/write`` and InfluxQL ``/query``, no auth.
+
+    ``stop()`` then ``start()`` reuses the directory and the ports, so the data survives and
+    clients reconnect to the same URL: that is how the outage test takes it away.
+    """
+
+    directory: Path
+    database: str = "quantrac"
+    port: int = field(default_factory=free_port)
+    rpc_port: int = field(default_factory=free_port)  # the default 8088 may be taken
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def store_url(self) -> str:
+        """The ``open_store`` URL of this server's database (v1 mode)."""
+        return f"influxdb://127.0.0.1:{self.port}/{self.database}"
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        binary = require_binary("influxd", "influxdb")
+        config = self.directory / "influxdb.conf"
+        config.write_text(
+            "reporting-disabled = true\n"
+            f'bind-address = "127.0.0.1:{self.rpc_port}"\n'
+            "[meta]\n"
+            f'  dir = "{self.directory}/meta"\n'
+            "[data]\n"
+            f'  dir = "{self.directory}/data"\n'
+            f'  wal-dir = "{self.directory}/wal"\n'
+            "  query-log-enabled = false\n"
+            "[http]\n"
+            f'  bind-address = "127.0.0.1:{self.port}"\n'
+            "  log-enabled = false\n"
+            "[monitor]\n"
+            "  store-enabled = false\n"
+            "[continuous_queries]\n"
+            "  enabled = false\n"
+        )
+        log = self.directory / "influxd.log"
+        with log.open("ab") as output:  # a file, not a pipe: influxd never blocks on its log
+            self.process = subprocess.Popen(
+                [binary, "-config", str(config)], stdout=output, stderr=output
+            )
+        try:
+            _wait_http(f"{self.url}/ping", 204, self.process, timeout_s)
+        except (TimeoutError, RuntimeError) as exc:
+            _stop(self.process)
+            self.process = None
+            raise RuntimeError(
+                f"influxd did not start ({exc}): {log.read_text(errors='replace')[-2000:]}"
+            ) from None
+        self.query(f'CREATE DATABASE "{self.database}"')
+
+    def query(self, q: str) -> dict[str, Any]:
+        """Run InfluxQL on this server's database; the decoded JSON answer."""
+        body = urllib.parse.urlencode({"q": q, "db": self.database, "epoch": "ms"}).encode()
+        with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=10) as response:
+            answer: dict[str, Any] = json.load(response)
+        return answer
+
+    def count(self, field_name: str = "value", measurement: str = "reading") -> int:
+        """``SELECT count(field) FROM measurement``: 0 when nothing is stored."""
+        result = self.query(f'SELECT count("{field_name}") FROM "{measurement}"')["results"][0]
+        series = result.get("series")
+        return int(series[0]["values"][0][1]) if series else 0
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+
+
+@dataclass
+class VictoriaMetrics:
+    """Single-node VictoriaMetrics: InfluxDB line protocol in, ``/api/v1/export`` out."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def store_url(self) -> str:
+        return f"victoriametrics://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        binary = require_binary("victoria-metrics", "victoria-metrics")
+        log = self.directory / "victoria-metrics.log"
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    f"-storageDataPath={self.directory}/data",
+                    f"-httpListenAddr=127.0.0.1:{self.port}",
+                    # Fresh points visible to queries at once, as tests read what they wrote.
+                    "-search.latencyOffset=0s",
+                    "-search.disableCache",
+                    "-loggerLevel=WARN",
+                ],
+                stdout=output,
+                stderr=output,
+            )
+        try:
+            _wait_http(f"{self.url}/health", 200, self.process, timeout_s)
+        except (TimeoutError, RuntimeError) as exc:
+            _stop(self.process)
+            self.process = None
+            raise RuntimeError(
+                f"victoria-metrics did not start ({exc}): "
+                f"{log.read_text(errors='replace')[-2000:]}"
+            ) from None
+
+    def flush(self) -> None:
+        """Make what was just written searchable now (VM buffers new rows for about 1 s)."""
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10) as response:
+            response.read()
+
+    def export(self, match: str) -> list[dict[str, Any]]:
+        """The JSON lines of ``/api/v1/export`` for one series selector."""
+        query = urllib.parse.urlencode({"match[]": match, "start": "0"})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as response:
+            return [json.loads(line) for line in response.read().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None

@@ -3,21 +3,29 @@
 Points live in a WITHOUT ROWID table keyed by (series, ts): the key *is* the table, so there is
 no separate index to maintain per insert (the reason a rowid table with an index on
 (station, param, ts) is several times slower to write), a re-sent point replaces itself, and
-"latest of a series" or "a time range of a series" is one b-tree seek.
+"latest of a series" or "a time range of a series" is one b-tree seek. The API's other query,
+the series of a station, uses the UNIQUE (station, param) index of ``series``. Retention
+deletes per series, by key range, so it needs no index on time either.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from collector.schema import UNKNOWN_STATION, StationInfo
+from collector.store import DERIVED_PARAMS, Flags
+from collector.store.lines import epoch_ms as _ms
 from gateway.model import DeviceStatus, Quality, Reading
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -41,13 +49,9 @@ CREATE TABLE IF NOT EXISTS reading (
 ) WITHOUT ROWID;
 """
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def _ms(ts: datetime) -> int:
-    return (ts - _EPOCH) // _MS  # exact; float timestamps can be off by a millisecond
+_COLUMNS = "s.param, s.unit, r.ts, r.value, r.quality, r.status, r.reason"
+_BAD = int(Quality.BAD)
+_PRUNE_EVERY_S = 3600.0
 
 
 def _from_ms(ms: int) -> datetime:
@@ -55,9 +59,25 @@ def _from_ms(ms: int) -> datetime:
 
 
 class SqliteStore:
-    def __init__(self, path: Path, stations: Mapping[str, StationInfo] | None = None) -> None:
+    """The embedded store. ``retention_days``: points older than that are deleted, checked on
+    write at most once an hour (``prune`` does it on demand)."""
+
+    keeps_reason = True
+    replaces_points = True
+
+    def __init__(
+        self,
+        path: Path,
+        stations: Mapping[str, StationInfo] | None = None,
+        *,
+        derived_params: Set[str] = DERIVED_PARAMS,
+        retention_days: float | None = None,
+    ) -> None:
         self.path = path
         self.stations_info = dict(stations or {})
+        self.derived_params = frozenset(derived_params)
+        self.retention = None if retention_days is None else timedelta(days=retention_days)
+        self._next_prune = 0.0  # monotonic; the first write prunes
         path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
         self._writer = self._connect()
@@ -92,9 +112,16 @@ class SqliteStore:
         if sid is None:
             info = self.stations_info.get(reading.station, UNKNOWN_STATION)
             self._writer.execute(
-                "INSERT OR IGNORE INTO series (station, param, unit, kind, district)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (reading.station, reading.param, reading.unit, info.kind, info.district),
+                "INSERT OR IGNORE INTO series (station, param, unit, kind, district, derived)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    reading.station,
+                    reading.param,
+                    reading.unit,
+                    info.kind,
+                    info.district,
+                    int(reading.param in self.derived_params),
+                ),
             )
             row = self._writer.execute(
                 "SELECT id FROM series WHERE station = ? AND param = ?", key
@@ -103,23 +130,41 @@ class SqliteStore:
             self._series[key] = sid
         return sid
 
-    def write(self, readings: Sequence[Reading]) -> None:
+    def write(self, readings: Sequence[Reading], flags: Flags | None = None) -> None:
         if not readings:
             return
+        if flags is not None:
+            flags.check(readings)
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
-                rows = [
-                    (
-                        self._series_id(r),
-                        _ms(r.ts),
-                        r.value if r.has_value else None,
-                        int(r.quality),
-                        int(r.status),
-                        r.reason,
-                    )
-                    for r in readings
-                ]
+                # One comprehension per case: this loop is the store's whole per-row cost.
+                if flags is None:
+                    rows = [
+                        (
+                            self._series_id(r),
+                            _ms(r.ts),
+                            r.value if r.has_value else None,
+                            int(r.quality),
+                            int(r.status),
+                            r.reason,
+                        )
+                        for r in readings
+                    ]
+                else:
+                    rows = [
+                        (
+                            self._series_id(r),
+                            _ms(r.ts),
+                            r.value if r.has_value else None,
+                            quality,
+                            int(r.status),
+                            reason,
+                        )
+                        for r, quality, reason in zip(
+                            readings, flags.quality, flags.reason, strict=True
+                        )
+                    ]
                 self._writer.executemany(
                     "INSERT OR REPLACE INTO reading VALUES (?, ?, ?, ?, ?, ?)", rows
                 )
@@ -127,6 +172,29 @@ class SqliteStore:
                 self._writer.execute("ROLLBACK")
                 raise
             self._writer.execute("COMMIT")
+        if self.retention is not None and time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + _PRUNE_EVERY_S
+            deleted = self.prune(datetime.now(UTC) - self.retention)
+            if deleted:
+                log.info("retention: deleted %d points older than %s", deleted, self.retention)
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete the points with ts < ``older_than``; how many were deleted.
+
+        One short transaction per series (a key-range delete), so writes are never held up
+        for long even when years of points go.
+        """
+        cutoff = _ms(older_than)
+        deleted = 0
+        with self._write_lock:
+            series = [row[0] for row in self._writer.execute("SELECT id FROM series")]
+        for sid in series:
+            with self._write_lock:
+                cursor = self._writer.execute(
+                    "DELETE FROM reading WHERE series = ? AND ts < ?", (sid, cutoff)
+                )
+                deleted += cursor.rowcount
+        return deleted
 
     @staticmethod
     def _reading(station: str, row: tuple[str, str, int, float | None, int, int, str]) -> Reading:
@@ -145,8 +213,7 @@ class SqliteStore:
     def latest(self, station: str) -> list[Reading]:
         with self._reader() as db:
             rows = db.execute(
-                "SELECT s.param, s.unit, r.ts, r.value, r.quality, r.status, r.reason"
-                " FROM series s JOIN reading r ON r.series = s.id"
+                f"SELECT {_COLUMNS} FROM series s JOIN reading r ON r.series = s.id"
                 " AND r.ts = (SELECT max(ts) FROM reading WHERE series = s.id)"
                 " WHERE s.station = ? ORDER BY s.param",
                 (station,),
@@ -154,16 +221,33 @@ class SqliteStore:
         return [self._reading(station, row) for row in rows]
 
     def range(
-        self, station: str, param: str, start: datetime, end: datetime, *, limit: int = 10_000
+        self,
+        station: str,
+        param: str,
+        start: datetime,
+        end: datetime,
+        *,
+        every: timedelta | None = None,
+        limit: int = 10_000,
     ) -> list[Reading]:
+        where = "WHERE s.station = ? AND s.param = ? AND r.ts >= ? AND r.ts < ?"
+        if every is None:
+            sql = f"SELECT {_COLUMNS} FROM series s JOIN reading r ON r.series = s.id {where}"
+            sql += " ORDER BY r.ts LIMIT ?"
+            arguments: tuple[object, ...] = (station, param, _ms(start), _ms(end), limit)
+        else:
+            every_ms = every // timedelta(milliseconds=1)
+            if every_ms <= 0:
+                raise ValueError(f"aggregation window {every} is shorter than a millisecond")
+            # Windows aligned to the epoch; points before 1970 would need a floor modulo.
+            sql = (
+                "SELECT s.param, s.unit, r.ts - r.ts % ? AS w, avg(r.value), max(r.quality),"
+                f" max(r.status), '' FROM series s JOIN reading r ON r.series = s.id {where}"
+                " AND r.quality != ? AND r.value IS NOT NULL GROUP BY w ORDER BY w LIMIT ?"
+            )
+            arguments = (every_ms, station, param, _ms(start), _ms(end), _BAD, limit)
         with self._reader() as db:
-            rows = db.execute(
-                "SELECT s.param, s.unit, r.ts, r.value, r.quality, r.status, r.reason"
-                " FROM series s JOIN reading r ON r.series = s.id"
-                " WHERE s.station = ? AND s.param = ? AND r.ts >= ? AND r.ts < ?"
-                " ORDER BY r.ts LIMIT ?",
-                (station, param, _ms(start), _ms(end), limit),
-            ).fetchall()
+            rows = db.execute(sql, arguments).fetchall()
         return [self._reading(station, row) for row in rows]
 
     def stations(self) -> list[str]:
