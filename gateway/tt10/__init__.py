@@ -1,4 +1,7 @@
-"""Circular 10/2021/TT-BTNMT data files: the pure parser and the inbox driver (docs/tt10.md)."""
+"""Circular 10/2021/TT-BTNMT data files: the pure parser and the inbox driver (docs/tt10.md).
+
+The optional FTP endpoint (``gateway.tt10.ftp``, needs pyftpdlib) is imported only when used.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.config import StationConfig
@@ -23,6 +26,9 @@ from gateway.tt10.parse import (
     stations_by_code,
 )
 
+if TYPE_CHECKING:
+    from gateway.tt10.ftp import Tt10FtpServer
+
 __all__ = [
     "VIETNAM_TIME",
     "LineProblem",
@@ -34,6 +40,7 @@ __all__ = [
     "Tt10Station",
     "parse_tt10",
     "stations_by_code",
+    "tt10_ftp_for",
     "tt10_inbox_for",
 ]
 
@@ -105,3 +112,38 @@ def tt10_inbox_for(
         limits=limits,
         now=now,
     )
+
+
+def tt10_ftp_for(
+    site: SiteLike,
+    stations: Iterable[StationConfig] | None,
+    inbox_dir: Path | None,
+    endpoint: str | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Tt10FtpServer | None:
+    """The FTP endpoint writing the TT10 stations' uploads into ``inbox_dir``, not yet started.
+
+    ``endpoint`` is ``HOST:PORT[,passive=FIRST-LAST][,public=ADDRESS]``; None when not asked
+    for, or when no station has an ``ftp`` account (logged). Raises ImportError without
+    pyftpdlib, and ValueError (FtpConfigError) for no inbox, a bad endpoint, a password that
+    is not there (naming the station) or one user for two stations — all at start.
+    """
+    if endpoint is None:
+        return None
+    if inbox_dir is None:
+        raise ValueError(
+            "the TT10 FTP endpoint needs the inbox folder its uploads go into (--tt10-inbox)"
+        )
+    from gateway.tt10.ftp import FtpEndpoint, Tt10FtpServer, ftp_accounts
+
+    where = FtpEndpoint.parse(endpoint)
+    chosen = list(stations) if stations is not None else list(site.stations.values())
+    stations_by_code(chosen)  # two stations with one code: refused here as by the inbox
+    accounts = ftp_accounts(chosen, environ)
+    if not accounts:
+        log.warning(
+            "TT10 FTP endpoint %s asked for but no tt10 station has an ftp account", endpoint
+        )
+        return None
+    return Tt10FtpServer.at(where, inbox_dir, accounts)

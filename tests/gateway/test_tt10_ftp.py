@@ -1,0 +1,571 @@
+"""The TT10 FTP endpoint: a real pyftpdlib server on loopback, Python's ftplib as the stations.
+
+Uploads are taken by a real Tt10Inbox on the same folder, so "uploaded" means "became readings".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import io
+import logging
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from gateway.config import StationConfig
+from gateway.tt10 import VIETNAM_TIME, Tt10Inbox, stations_by_code, tt10_ftp_for
+from gateway.tt10.ftp import (
+    FtpConfigError,
+    FtpEndpoint,
+    StationAccount,
+    Tt10FtpServer,
+    ftp_accounts,
+    upload_name_problem,
+)
+from quantrac.cli import app
+from quantrac.scenario import WastewaterOutlet
+from quantrac.site import load_site
+from tests.conftest import EXAMPLE_SITE
+from tests.gateway.test_tt10_inbox import Recording, until
+from tests.gateway.test_tt10_parse import Tt10Case, assert_readings, load_case
+from tests.quantrac.test_cli import start, stop, wait_for_text
+from tests.servers import Mosquitto, free_port, wait_for_port
+
+PLANT = load_case("water_wastewater_plant")  # xlnt_phu_bai, code NT01
+AIR = load_case("air_good")  # kk_hue, code KK01
+PASSWORDS = {"QUANTRAC_FTP_NT01": "nt01-Secret!", "QUANTRAC_FTP_KK01": "kk01-Secret!"}
+
+
+def tt10_station(
+    case: Tt10Case, ftp: dict[str, Any] | None = None, *, station_id: str | None = None
+) -> StationConfig:
+    code = case.station.source.code  # type: ignore[union-attr]
+    source: dict[str, Any] = {"driver": "tt10", "code": code}
+    if ftp is not None:
+        source["ftp"] = ftp
+    return StationConfig.model_validate(
+        {
+            "id": station_id or case.station.id,
+            "name": case.station.id,
+            "kind": case.station.kind,
+            "district": "test",
+            "source": source,
+        }
+    )
+
+
+STATIONS = [
+    tt10_station(PLANT, {"user": "nt01", "password_env": "QUANTRAC_FTP_NT01"}),
+    tt10_station(AIR, {"user": "kk01", "password_env": "QUANTRAC_FTP_KK01"}),
+]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Tt10FtpServer]:
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    # A short refusal delay: the 3 s of production would only slow the tests down.
+    endpoint = Tt10FtpServer(tmp_path / "inbox", accounts, port=0, auth_failed_delay_s=0.05)
+    with endpoint:
+        yield endpoint
+
+
+def connect(server: Tt10FtpServer) -> ftplib.FTP:
+    ftp = ftplib.FTP()
+    ftp.connect(*server.address, timeout=10)
+    return ftp
+
+
+def login(server: Tt10FtpServer, user: str = "nt01", password: str | None = None) -> ftplib.FTP:
+    ftp = connect(server)
+    ftp.login(user, password if password is not None else PASSWORDS[f"QUANTRAC_FTP_{user.upper()}"])
+    return ftp
+
+
+def upload(server: Tt10FtpServer, user: str, name: str, content: bytes) -> None:
+    with login(server, user) as ftp:
+        ftp.storbinary(f"STOR {name}", io.BytesIO(content))
+
+
+def visible_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def parts(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+def start_inbox(server: Tt10FtpServer, now: Any) -> tuple[Tt10Inbox, Recording, asyncio.Task[None]]:
+    inbox = Tt10Inbox(
+        server.inbox,
+        stations_by_code(STATIONS),
+        work_dir=server.inbox.parent / "work",
+        settle_s=0.2,
+        poll_s=0.05,
+        now=lambda: now,
+    )
+    recording = Recording()
+    task = asyncio.create_task(inbox.run(recording.sink, recording.dead_letter))
+    return inbox, recording, task
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+# -- a station's upload becomes readings ----------------------------------------------------------
+
+
+async def test_a_station_upload_becomes_readings_through_the_inbox(
+    server: Tt10FtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.tt10.ftp")
+    inbox, recording, task = start_inbox(server, PLANT.now)
+    try:
+        content = PLANT.file.read_bytes()
+        await asyncio.to_thread(upload, server, "nt01", PLANT.file.name, content)
+        await until(lambda: inbox.totals.files_processed == 1)
+    finally:
+        await stop_task(task)
+
+    ((station, readings),) = recording.batches
+    assert station == "xlnt_phu_bai"
+    assert_readings(PLANT, readings)
+    assert recording.rejected == []
+    assert (inbox.archive_dir / "2026" / "11" / PLANT.file.name).read_bytes() == content
+    assert visible_files(server.inbox) == []
+    assert parts(server.inbox) == []
+    counters = server.health()["stations"]["xlnt_phu_bai"]
+    assert counters["logins"] == 1
+    assert counters["uploads"] == 1
+    assert counters["bytes"] == len(content)
+    # Logins and uploads are logged with the station.
+    assert "station xlnt_phu_bai logged in as nt01" in caplog.text
+    assert f"station xlnt_phu_bai uploaded {PLANT.file.name}" in caplog.text
+
+
+def test_a_station_lists_its_own_pending_uploads_only(server: Tt10FtpServer) -> None:
+    upload(server, "nt01", PLANT.file.name, PLANT.file.read_bytes())
+    upload(server, "kk01", AIR.file.name, AIR.file.read_bytes())
+    (server.inbox / ".tt10-index.sqlite3").write_bytes(b"")  # the inbox's own files stay hidden
+    (server.inbox / "archive").mkdir()
+    with login(server, "nt01") as ftp:
+        assert ftp.nlst() == [PLANT.file.name]
+        listing: list[str] = []
+        ftp.retrlines("LIST", listing.append)
+        assert len(listing) == 1
+        assert listing[0].endswith(PLANT.file.name)
+        assert [name for name, _ in ftp.mlsd()] == [PLANT.file.name]
+    with login(server, "kk01") as ftp:
+        assert ftp.nlst() == [AIR.file.name]
+    assert visible_files(server.inbox) == sorted([PLANT.file.name, AIR.file.name])
+
+
+# -- who may log in ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [("nt01", "wrong"), ("nt01", ""), ("nobody", "nt01-Secret!"), ("kk01", "nt01-Secret!")],
+)
+def test_a_wrong_password_or_user_is_refused(
+    server: Tt10FtpServer, user: str, password: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with connect(server) as ftp, pytest.raises(ftplib.error_perm, match=r"^530 Authentication"):
+        ftp.login(user, password)
+    # Counted just after the refusal is sent.
+    _wait_for(lambda: server.totals.failed_logins == 1, "the refusal to be counted")
+    assert server.health()["totals"]["logins"] == 0
+    assert f"login as {user!r} from 127.0.0.1 refused" in caplog.text
+    if password:
+        assert password not in caplog.text
+
+
+@pytest.mark.parametrize("user", ["anonymous", "ftp"])
+def test_anonymous_is_refused(server: Tt10FtpServer, user: str) -> None:
+    with connect(server) as ftp, pytest.raises(ftplib.error_perm, match=r"^530 Anonymous"):
+        ftp.login(user, "guest@example.org")
+    with connect(server) as ftp, pytest.raises(ftplib.error_perm, match=r"^530"):
+        ftp.login()  # ftplib's own anonymous login
+
+
+# -- what a station may not do -------------------------------------------------------------------
+
+
+def test_an_account_cannot_download_delete_rename_or_leave_the_inbox(
+    server: Tt10FtpServer,
+) -> None:
+    content = PLANT.file.read_bytes()
+    upload(server, "nt01", PLANT.file.name, content)
+    upload(server, "kk01", AIR.file.name, AIR.file.read_bytes())
+    (server.inbox / "archive").mkdir()
+    with login(server, "nt01") as ftp:
+        for name in (PLANT.file.name, AIR.file.name):  # its own file or another station's
+            with pytest.raises(ftplib.error_perm, match=r"^550"):
+                ftp.retrbinary(f"RETR {name}", lambda _: None)
+            with pytest.raises(ftplib.error_perm, match=r"^550"):
+                ftp.delete(name)
+            with pytest.raises(ftplib.error_perm, match=r"^550"):
+                ftp.rename(name, "x.txt")
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
+            ftp.sendcmd(f"SIZE {AIR.file.name}")  # another station's file is not there for it
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
+            ftp.storbinary(f"APPE {PLANT.file.name}", io.BytesIO(b"x"))
+        with pytest.raises(ftplib.error_perm, match=r"^502"):
+            ftp.storbinary(f"STOR {PLANT.file.name}", io.BytesIO(content), rest=10)
+        with pytest.raises(ftplib.error_perm, match=r"^502"):
+            ftp.sendcmd("STOU")
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
+            ftp.mkd("mine")
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
+            ftp.cwd("archive")
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
+            ftp.nlst("archive")
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
+            ftp.sendcmd("SITE CHMOD 777 " + PLANT.file.name)
+        ftp.cwd("..")  # the inbox is its root: going up stays there
+        assert ftp.pwd() == "/"
+    assert (server.inbox / PLANT.file.name).read_bytes() == content
+    assert (server.inbox / AIR.file.name).read_bytes() == AIR.file.read_bytes()
+    assert not (server.inbox / "mine").exists()
+    assert not (server.inbox / "x.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (AIR.file.name, "has station code KK01; this account sends NT01"),
+        ("notes.txt", "is not <Province>_<Facility>_<Station>_<yyyyMMddhhmmss>.txt"),
+        (".hidden_NT01_20261122161500.txt", "hidden"),
+        ("archive/TTH_KCNPHUBAI_NT01_20261122161500.txt", "top folder"),
+    ],
+)
+def test_a_station_uploads_only_files_in_its_own_name(
+    server: Tt10FtpServer, name: str, reason: str
+) -> None:
+    (server.inbox / "archive").mkdir()
+    with login(server, "nt01") as ftp, pytest.raises(ftplib.error_perm, match=r"^553") as refused:
+        ftp.storbinary(f"STOR {name}", io.BytesIO(AIR.file.read_bytes()))
+    assert reason in str(refused.value)
+    assert visible_files(server.inbox) == []
+    assert parts(server.inbox) == []
+    assert list((server.inbox / "archive").iterdir()) == []
+    assert server.health()["stations"]["xlnt_phu_bai"]["refused"] == 1
+
+
+# -- half a file is never taken ------------------------------------------------------------------
+
+
+def _wait_for(condition: Callable[[], bool], what: str, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _interrupt_upload(server: Tt10FtpServer, how: str) -> None:
+    ftp = login(server, "nt01")
+    data = ftp.transfercmd(f"STOR {PLANT.file.name}")
+    # A big file's first part, more than the server's write buffer: once it is on the
+    # server's disk, under the hidden part name only, the transfer is surely under way.
+    data.sendall(PLANT.file.read_bytes() * 400)
+    _wait_for(lambda: any(p.stat().st_size for p in server.inbox.glob(".*.part")), "the part file")
+    assert visible_files(server.inbox) == []
+    if how == "abort":
+        ftp.putcmd("ABOR")
+        assert ftp.getline().startswith("426")
+    else:  # the station's link drops: the control connection goes first
+        ftp.close()
+    _wait_for(lambda: server.totals.incomplete == 1, "the upload to count as interrupted")
+    data.close()
+    ftp.close()
+
+
+@pytest.mark.parametrize("how", ["abort", "control connection lost"])
+async def test_an_interrupted_upload_leaves_nothing_for_the_inbox(
+    server: Tt10FtpServer, how: str
+) -> None:
+    inbox, recording, task = start_inbox(server, PLANT.now)
+    try:
+        await asyncio.to_thread(_interrupt_upload, server, how)
+        await asyncio.sleep(inbox.settle_s + 5 * inbox.poll_s)  # long enough to take a file
+    finally:
+        await stop_task(task)
+    assert list(server.inbox.iterdir()) == []
+    assert recording.batches == []
+    assert recording.rejected == []
+    assert inbox.totals.files_processed == inbox.totals.files_rejected == 0
+    assert server.health()["stations"]["xlnt_phu_bai"]["uploads"] == 0
+
+
+def test_a_stop_mid_upload_keeps_nothing_and_a_restart_clears_old_parts(tmp_path: Path) -> None:
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    orphan = inbox / f".{PLANT.file.name}.0badc0de.part"  # left by a gateway killed mid-upload
+    orphan.write_bytes(b"pH\t7")
+    with Tt10FtpServer(inbox, accounts, port=0) as endpoint:
+        assert not orphan.exists()
+        ftp = login(endpoint, "nt01")
+        data = ftp.transfercmd(f"STOR {PLANT.file.name}")
+        data.sendall(b"pH\t7.1")
+        _wait_for(lambda: any(inbox.glob(".*.part")), "the part file")
+    assert list(inbox.iterdir()) == []
+    data.close()
+    ftp.close()
+
+
+# -- many stations at once -----------------------------------------------------------------------
+
+
+def _numbered(case: Tt10Case, second: int) -> tuple[str, bytes]:
+    """The case's file as sent ``second`` seconds later: another name, the same values."""
+    stamp = case.file.name.rsplit("_", 1)[1].removesuffix(".txt")
+    later = f"{stamp[:-2]}{second:02d}"
+    return case.file.name.replace(stamp, later), case.file.read_bytes().replace(
+        stamp.encode(), later.encode()
+    )
+
+
+def _upload_many(
+    server: Tt10FtpServer, user: str, case: Tt10Case, start: threading.Barrier
+) -> None:
+    start.wait()
+    with login(server, user) as ftp:
+        for second in range(5):
+            name, content = _numbered(case, second)
+            ftp.storbinary(f"STOR {name}", io.BytesIO(content), blocksize=64)
+
+
+async def test_two_stations_upload_concurrently(server: Tt10FtpServer) -> None:
+    inbox, recording, task = start_inbox(server, PLANT.now)
+    start = threading.Barrier(2)
+    try:
+        await asyncio.gather(
+            asyncio.to_thread(_upload_many, server, "nt01", PLANT, start),
+            asyncio.to_thread(_upload_many, server, "kk01", AIR, start),
+        )
+        await until(lambda: inbox.totals.files_processed == 10)
+    finally:
+        await stop_task(task)
+    by_station: dict[str, list[Any]] = {}
+    for station, readings in recording.batches:
+        by_station.setdefault(station, []).append(readings)
+    assert {s: len(b) for s, b in by_station.items()} == {"xlnt_phu_bai": 5, "kk_hue": 5}
+    assert all(len(r) == len(PLANT.readings) for r in by_station["xlnt_phu_bai"])
+    assert all(len(r) == len(AIR.readings) for r in by_station["kk_hue"])
+    assert recording.rejected == []
+    health = server.health()["stations"]
+    assert health["xlnt_phu_bai"]["uploads"] == health["kk_hue"]["uploads"] == 5
+    assert parts(server.inbox) == []
+
+
+# -- firewalls: the passive port range -----------------------------------------------------------
+
+
+def test_data_connections_use_the_configured_passive_ports(tmp_path: Path) -> None:
+    passive = free_port()
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    endpoint = Tt10FtpServer(
+        tmp_path / "inbox",
+        accounts,
+        port=0,
+        passive_ports=(passive, passive),
+        public_address="127.0.0.1",
+    )
+    with endpoint, login(endpoint, "nt01") as ftp:
+        assert ftp.makepasv() == ("127.0.0.1", passive)
+        ftp.storbinary(f"STOR {PLANT.file.name}", io.BytesIO(PLANT.file.read_bytes()))
+    assert visible_files(tmp_path / "inbox") == [PLANT.file.name]
+
+
+def test_a_taken_port_fails_the_start(tmp_path: Path) -> None:
+    with Tt10FtpServer(tmp_path / "a", {}, port=0) as first:
+        _, port = first.address
+        second = Tt10FtpServer(tmp_path / "b", {}, port=port)
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            second.start()
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_a_missing_password_env_names_the_station_and_the_variable() -> None:
+    with pytest.raises(FtpConfigError) as error:
+        ftp_accounts(STATIONS, {"QUANTRAC_FTP_KK01": "x"})
+    assert str(error.value) == (
+        "station xlnt_phu_bai: FTP user nt01: environment variable QUANTRAC_FTP_NT01 is not set"
+    )
+    with pytest.raises(FtpConfigError, match="QUANTRAC_FTP_NT01 is empty"):
+        ftp_accounts(STATIONS, {**PASSWORDS, "QUANTRAC_FTP_NT01": ""})
+
+
+def test_a_password_file_is_read_at_start(tmp_path: Path) -> None:
+    secret = tmp_path / "ftp_nt01"
+    station = tt10_station(PLANT, {"user": "nt01", "password_file": str(secret)})
+    with pytest.raises(FtpConfigError, match=r"station xlnt_phu_bai: .* cannot read password_file"):
+        ftp_accounts([station], {})
+    secret.write_text("", encoding="utf-8")
+    with pytest.raises(FtpConfigError, match=r"station xlnt_phu_bai: .* is empty"):
+        ftp_accounts([station], {})
+    secret.write_text("s3cret\n", encoding="utf-8")
+    (account,) = ftp_accounts([station], {}).values()
+    assert account == StationAccount("nt01", account.password, "xlnt_phu_bai", "NT01")
+    assert account.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(account)
+
+
+def test_one_user_for_two_stations_is_refused() -> None:
+    twin = tt10_station(
+        AIR, {"user": "nt01", "password_env": "QUANTRAC_FTP_KK01"}, station_id="kk_twin"
+    )
+    with pytest.raises(FtpConfigError, match="nt01 is given to both xlnt_phu_bai and kk_twin"):
+        ftp_accounts([STATIONS[0], twin], PASSWORDS)
+
+
+@pytest.mark.parametrize(
+    ("ftp", "message"),
+    [
+        ({"user": "nt01", "password": "plain"}, "no password in the site config"),
+        ({"user": "nt01"}, "give one of password_env or password_file"),
+        (
+            {"user": "nt01", "password_env": "A", "password_file": "/run/secrets/a"},
+            "give one of password_env or password_file",
+        ),
+        ({"user": "anonymous", "password_env": "A"}, "anonymous login"),
+        ({"user": "nt 01", "password_env": "A"}, "should match pattern"),
+        ({"user": "nt01", "password_env": "NOT-A-NAME"}, "should match pattern"),
+    ],
+)
+def test_the_ftp_account_config_is_checked(ftp: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        tt10_station(PLANT, ftp)
+
+
+def test_a_station_without_ftp_account_stays_valid() -> None:
+    station = tt10_station(PLANT)
+    assert station.source.ftp is None  # type: ignore[union-attr]
+    assert ftp_accounts([station], {}) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.0.0.0:2121", FtpEndpoint("0.0.0.0", 2121)),
+        ("[::]:21", FtpEndpoint("::", 21)),
+        (
+            "10.0.0.5:21,passive=60000-60049,public=203.0.113.7",
+            FtpEndpoint("10.0.0.5", 21, (60000, 60049), "203.0.113.7"),
+        ),
+        ("127.0.0.1:0,passive=60000", FtpEndpoint("127.0.0.1", 0, (60000, 60000))),
+    ],
+)
+def test_endpoint_parsing(text: str, expected: FtpEndpoint) -> None:
+    assert FtpEndpoint.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2121", ":2121", "host:port", "h:70000", "h:21,passive=21-30", "h:21,passive=9-", "h:21,x=1"],
+)
+def test_bad_endpoints_are_refused(text: str) -> None:
+    with pytest.raises(FtpConfigError, match="FTP endpoint"):
+        FtpEndpoint.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("TTH_KCNPHUBAI_NT01_20261122161500.txt", True),
+        ("TTH_KCNPHUBAI_nt01_20261122161500.TXT", True),
+        ("TTH_KCN_PHU_BAI_NT01_20261122161500.txt", True),
+        ("TTH_QTMTKK_KK01_20261122163000.txt", False),
+        ("TTH_KCNPHUBAI_NT01_20261322161500.txt", False),
+        ("TTH_KCNPHUBAI_NT01_20261122161500.txt.part", False),
+        (".TTH_KCNPHUBAI_NT01_20261122161500.txt", False),
+    ],
+)
+def test_upload_names(name: str, ok: bool) -> None:
+    assert (upload_name_problem(name, "NT01") is None) is ok
+
+
+def test_the_example_site_gives_the_plant_an_account(tmp_path: Path) -> None:
+    site = load_site(EXAMPLE_SITE)
+    env = {"QUANTRAC_FTP_NT01": "demo"}
+    assert tt10_ftp_for(site, None, tmp_path, None, environ=env) is None
+    endpoint = tt10_ftp_for(site, None, tmp_path, "127.0.0.1:0", environ=env)
+    assert endpoint is not None
+    assert [(a.user, a.station, a.code) for a in endpoint.accounts.values()] == [
+        ("nt01", "xlnt_phu_bai", "NT01")
+    ]
+    with pytest.raises(ValueError, match="needs the inbox folder"):
+        tt10_ftp_for(site, None, None, "127.0.0.1:0", environ=env)
+    with pytest.raises(FtpConfigError, match=r"station xlnt_phu_bai: .*QUANTRAC_FTP_NT01"):
+        tt10_ftp_for(site, None, tmp_path, "127.0.0.1:0", environ={})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "needs the inbox folder"),
+        (["--tt10-inbox", "{tmp}"], "station xlnt_phu_bai: FTP user nt01: environment variable"),
+        (["--tt10-inbox", "{tmp}", "--tt10-ftp", "nowhere"], "expected HOST:PORT"),
+    ],
+)
+def test_the_gateway_command_refuses_a_bad_ftp_setup_at_start(
+    tmp_path: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("quantrac.cli.setup_logging", lambda verbose: None)  # pytest's logging
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--tt10-ftp" not in args:
+        args += ["--tt10-ftp", "127.0.0.1:0"]
+    result = CliRunner().invoke(
+        app, ["gateway", str(EXAMPLE_SITE), *args], env={"QUANTRAC_FTP_NT01": None}
+    )
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_the_gateway_command_runs_the_endpoint_into_its_inbox(
+    tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE_SITE, site)
+    for path in (site / "stations").glob("*.yaml"):
+        if path.name != "tt10.yaml":
+            path.unlink()  # the plant alone: no Modbus station to poll
+    inbox, work, port = tmp_path / "inbox", tmp_path / "work", free_port()
+    monkeypatch.setenv("QUANTRAC_FTP_NT01", "plant-Secret!")
+    log = tmp_path / "gateway.log"
+    gateway = start(
+        "gateway", str(site), "--broker", mosquitto.url, "--data-dir", str(tmp_path / "data"),
+        "--tt10-inbox", str(inbox), "--tt10-work-dir", str(work), "--tt10-settle", "0.3",
+        "--tt10-ftp", f"127.0.0.1:{port}",
+        log=log,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        local = datetime.now(VIETNAM_TIME).replace(microsecond=0, tzinfo=None)
+        name, text = WastewaterOutlet().file(0.0, local)
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", port, timeout=10)
+            ftp.login("nt01", "plant-Secret!")
+            ftp.storbinary(f"STOR {name}", io.BytesIO(text.encode()))
+        _wait_for(lambda: any(work.glob(f"archive/*/*/{name}")), "the file taken by the inbox")
+        wait_for_text(log, f"station xlnt_phu_bai uploaded {name}")
+    finally:
+        code = stop(gateway, signal.SIGINT)
+    assert code == 0, log.read_text()
+    assert "tt10 ftp: stopped (1 upload(s))" in " ".join(log.read_text().split())
+    assert not any(work.glob("rejected/*"))
