@@ -1,0 +1,111 @@
+"""Derived indices, pure (no I/O): VN_AQI, VN_WQI, flood alarm level, rainfall, cấp gió.
+
+Each module follows one decision, as docs/indices.md sets out: ``aqi`` (1459/QĐ-TCMT), ``wqi``
+(1460/QĐ-TCMT), ``flood`` (05/2020/QĐ-TTg), ``rain`` and ``wind`` (18/2021/QĐ-TTg). Missing
+data gives None or a result that says why, never an exception and never 0.
+"""
+
+from __future__ import annotations
+
+from collector.indices.aqi import (
+    AQI_CATEGORIES,
+    AqiColumn,
+    AqiResult,
+    NowCast,
+    Pollutant,
+    SubIndex,
+    aqi_category,
+    daily_aqi,
+    hourly_aqi,
+    nowcast,
+    sub_index,
+    vn_aqi_d,
+    vn_aqi_h,
+)
+from collector.indices.common import VIETNAM_TZ, Category, round_half_up
+from collector.indices.flood import FloodAlarm, flood_alarm
+from collector.indices.rain import (
+    HeavyRainRule,
+    HeavyRainThresholds,
+    RainDay,
+    RainEvent,
+    RainIntensity,
+    RainInterval,
+    RainRisk,
+    RainTotal,
+    RiskLevel,
+    Terrain,
+    TippingBucket,
+    heavy_rain_risk,
+    rain_days,
+    rain_from_amounts,
+    rain_from_counter,
+    rain_intensity,
+    rain_total,
+    rain_totals,
+)
+from collector.indices.wind import CapGio, StormCategory, cap_gio, storm_category, wind_text
+from collector.indices.wqi import (
+    WQI_CATEGORIES,
+    WqiFormula,
+    WqiGroup,
+    WqiParam,
+    WqiResult,
+    do_saturation,
+    vn_wqi,
+    wqi_category,
+    wqi_sub_index,
+)
+
+__all__ = [
+    "AQI_CATEGORIES",
+    "VIETNAM_TZ",
+    "WQI_CATEGORIES",
+    "AqiColumn",
+    "AqiResult",
+    "CapGio",
+    "Category",
+    "FloodAlarm",
+    "HeavyRainRule",
+    "HeavyRainThresholds",
+    "NowCast",
+    "Pollutant",
+    "RainDay",
+    "RainEvent",
+    "RainIntensity",
+    "RainInterval",
+    "RainRisk",
+    "RainTotal",
+    "RiskLevel",
+    "StormCategory",
+    "SubIndex",
+    "Terrain",
+    "TippingBucket",
+    "WqiFormula",
+    "WqiGroup",
+    "WqiParam",
+    "WqiResult",
+    "aqi_category",
+    "cap_gio",
+    "daily_aqi",
+    "do_saturation",
+    "flood_alarm",
+    "heavy_rain_risk",
+    "hourly_aqi",
+    "nowcast",
+    "rain_days",
+    "rain_from_amounts",
+    "rain_from_counter",
+    "rain_intensity",
+    "rain_total",
+    "rain_totals",
+    "round_half_up",
+    "storm_category",
+    "sub_index",
+    "vn_aqi_d",
+    "vn_aqi_h",
+    "vn_wqi",
+    "wind_text",
+    "wqi_category",
+    "wqi_sub_index",
+]
