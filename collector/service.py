@@ -8,10 +8,11 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from collector.qc import check_all
-from collector.store import ReadingStore
+from collector.points import Points
+from collector.qc import QcChain
+from collector.store import Flags, ReadingStore, StoreRejected
 from gateway.bus import Bus, BusMessage
-from gateway.model import ReadingBatch
+from gateway.model import Reading, ReadingBatch
 from gateway.wire import (
     RAW_FILTER,
     Receipt,
@@ -35,6 +36,15 @@ class CollectorStats:
     write_failures: int = 0
     flushes: int = 0
     receipts: int = 0
+    rejected: int = 0  # readings the store refused for good (StoreRejected)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    readings: list[Reading]
+    flags: Flags
+    reflags: list[Reading]
+    batches: list[ReadingBatch]  # as published clean: the readings with their flags
 
 
 class Collector:
@@ -55,8 +65,10 @@ class Collector:
         flush_interval_s: float = 0.2,
         queue_size: int = 10_000,
         name: str = "",
+        qc: QcChain | None = None,
     ) -> None:
         self.bus = bus
+        self.qc = qc or QcChain()
         self.name = name or f"collector@{socket.gethostname()}"
         self.store = store
         self.flush_max = flush_max
@@ -65,6 +77,14 @@ class Collector:
         # Subscribed now, not in run(): an MQTT bus subscribes when it connects.
         self.subscription = bus.subscribe(RAW_FILTER, group=group, maxsize=queue_size)
         self._malformed_topics: set[str] = set()
+
+    def health(self) -> dict[str, object]:
+        body: dict[str, object] = dict(vars(self.stats))
+        body["qc"] = self.qc.health()
+        store_health = getattr(self.store, "health", None)
+        if callable(store_health):  # a forwarding store: its backlog and drops
+            body["store"] = store_health().as_dict()
+        return body
 
     def _decode(self, message: BusMessage) -> ReadingBatch | None:
         try:
@@ -98,29 +118,58 @@ class Collector:
                 if batch is not None:
                     if not pending:
                         deadline = loop.time() + self.flush_interval_s
-                    pending.append(replace(batch, readings=tuple(check_all(batch.readings))))
+                    pending.append(batch)
                     size += len(batch.readings)
                     self._malformed_topics.discard(message.topic)
             if pending and (size >= self.flush_max or loop.time() >= deadline):
                 await self._flush(pending)
                 pending, size = [], 0
 
-    async def _flush(self, batches: list[ReadingBatch]) -> None:
+    def _check(self, batches: list[ReadingBatch]) -> _Checked:
+        """QC the whole flush at once (vectorised): once, however often the write is retried."""
         readings = [r for batch in batches for r in batch.readings]
+        checked = self.qc.check(Points.of(readings))
+        flagged = checked.flagged(readings)
+        out, start = [], 0
+        for batch in batches:
+            end = start + len(batch.readings)
+            out.append(replace(batch, readings=tuple(flagged[start:end])))
+            start = end
+        flags = Flags(checked.quality.tolist(), checked.reasons())
+        return _Checked(readings, flags, checked.reflags, out)
+
+    def _write(self, checked: _Checked) -> None:
+        self.store.write(checked.readings, checked.flags)
+        if checked.reflags:
+            # The first values of a stuck period, flagged once the period was long enough.
+            self.store.write(checked.reflags)
+
+    async def _flush(self, batches: list[ReadingBatch]) -> None:
+        checked = await asyncio.to_thread(self._check, batches)
         delay = 0.5
         while True:
             try:
-                await asyncio.to_thread(self.store.write, readings)
+                await asyncio.to_thread(self._write, checked)
+                break
+            except StoreRejected as exc:
+                # The store refused the data itself (a field type conflict, a time outside its
+                # retention): retrying cannot help, and waiting would stop every station. A
+                # remote store behind the forwarding queue dead-letters such points instead.
+                self.stats.rejected += len(checked.readings)
+                log.error("store refused %d readings: %s", len(checked.readings), exc)
                 break
             except Exception as exc:
                 # Keep the batches and retry: the store being down must not lose readings.
                 self.stats.write_failures += 1
-                log.error("store write of %d readings failed: %s; retrying", len(readings), exc)
+                log.error(
+                    "store write of %d readings failed: %s; retrying", len(checked.readings), exc
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+        batches = checked.batches
         self.stats.flushes += 1
         self.stats.batches += len(batches)
-        self.stats.readings += len(readings)
+        self.stats.readings += len(checked.readings)
         for batch in batches:
             await self.bus.publish(clean_topic(batch.station), encode_batch(batch))
         # Stored: tell each gateway which of its batches it may now drop from its outbox.

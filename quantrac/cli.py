@@ -7,9 +7,10 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
 from rich.table import Table
@@ -26,6 +27,10 @@ from quantrac.settings import Settings, get_settings
 from quantrac.site import SiteConfigError, load_site
 from quantrac.technician import modbus_app, station_app
 
+if TYPE_CHECKING:
+    from collector.schema import StationInfo
+    from collector.store import ReadingStore
+
 app = typer.Typer(help="quantrac: the sensor side of a provincial IOC.", no_args_is_help=True)
 config_app = typer.Typer(help="Check site configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -37,6 +42,27 @@ BrokerOpt = Annotated[
     str | None, typer.Option("--broker", help="mqtt://user:pass@host:port or mqtts://…")
 ]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where SQLite lives")]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="SQLite path, or influxdb://user:pass@host:8086/db, influxdb2://host:8086?org=&"
+        "bucket=&token=, victoriametrics://host:8428 (docs/storage.md); env QUANTRAC_STORE_URL",
+    ),
+]
+
+
+def redacted(url: str) -> str:
+    """A store URL fit for a log line: no password, no token."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", ":***@")
+    query = "&".join(
+        f"{key}=***" if key in ("token", "password") else f"{key}={value}"
+        for key, value in parse_qsl(parts.query)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _run(main: Callable[[], Awaitable[None]]) -> None:
@@ -110,16 +136,28 @@ def gateway(
     tt10_settle: Annotated[
         float, typer.Option(help="seconds a TT10 file must stay unchanged before it is read")
     ] = 10.0,
+    tt10_ftp: Annotated[
+        str | None,
+        typer.Option(
+            help="also run the FTP endpoint the TT10 stations upload to, writing into "
+            "--tt10-inbox: HOST:PORT[,passive=FIRST-LAST][,public=ADDRESS] (docs/tt10.md)"
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Read the site's stations and publish raw batches to the broker, through the outbox."""
     from gateway.mqtt_input.driver import mqtt_input_for
     from gateway.outbox import OutboxSettings
-    from gateway.tt10 import tt10_inbox_for
+    from gateway.tt10 import tt10_ftp_for, tt10_inbox_for
     from quantrac.runners import GatewayService, mqtt_bus, mqtt_settings
 
     setup_logging(verbose)
     site = site_or_exit(site_dir)
+    try:
+        tt10_ftp_server = tt10_ftp_for(site, None, tt10_inbox, tt10_ftp)
+    except (ImportError, ValueError) as exc:
+        err_console.print(f"[red]--tt10-ftp: {exc}[/]")
+        raise typer.Exit(2) from exc
     settings = _with_data_dir(data_dir)
     gateway_id = site.settings.gateway_id
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-{gateway_id}")
@@ -136,6 +174,7 @@ def gateway(
         tt10 = tt10_inbox_for(site, None, tt10_inbox, work_dir=tt10_work_dir, settle_s=tt10_settle)
         if tt10 is not None:
             service.streaming.append(tt10)
+        service.ftp = tt10_ftp_server
         stations_broker_settings = mqtt_settings(
             settings, stations_broker or broker, f"quantrac-{gateway_id}-stations"
         )
@@ -164,24 +203,26 @@ def collector(
     client_id: Annotated[
         str | None, typer.Option(help="MQTT client id; distinct per collector")
     ] = None,
+    store_url: StoreOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Quality-check raw batches from the broker and store them in SQLite."""
+    """Quality-check raw batches from the broker and store them (SQLite, InfluxDB, VM)."""
+    from collector.qc import QcChain, QcSettings
     from collector.service import Collector
-    from collector.store.sqlite import SqliteStore
     from quantrac.runners import mqtt_bus, station_catalog
 
     setup_logging(verbose)
     site = site_or_exit(site_dir)
-    settings = _with_data_dir(data_dir)
+    settings = _with_data_dir(data_dir, store_url)
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-collector-{socket.gethostname()}")
-    store = SqliteStore(settings.sqlite_path, station_catalog(site))
+    # A remote store is written through a durable local queue: an outage loses nothing.
+    store = _open_store(settings, station_catalog(site), queue_path=settings.forward_queue_path)
 
     # Collector subscribes in its constructor, which must happen before the bus connects.
     async def ordered() -> None:
-        service = Collector(bus, store, group=group)
+        service = Collector(bus, store, group=group, qc=QcChain(QcSettings(site.stations)))
         logging.getLogger("quantrac").info(
-            "collector: %s → %s", broker or settings.broker_url, settings.sqlite_path
+            "collector: %s → %s", broker or settings.broker_url, redacted(settings.store)
         )
         try:
             async with bus:
@@ -192,9 +233,26 @@ def collector(
     _run(ordered)
 
 
-def _with_data_dir(data_dir: Path | None) -> Settings:
+def _with_data_dir(data_dir: Path | None, store_url: str | None = None) -> Settings:
     settings = get_settings()
-    return settings.model_copy(update={"data_dir": data_dir}) if data_dir else settings
+    update: dict[str, object] = {}
+    if data_dir:
+        update["data_dir"] = data_dir
+    if store_url:
+        update["store_url"] = store_url
+    return settings.model_copy(update=update) if update else settings
+
+
+def _open_store(
+    settings: Settings, catalog: Mapping[str, StationInfo] | None, queue_path: Path | None = None
+) -> ReadingStore:
+    from collector.store import open_store
+
+    try:
+        return open_store(settings.store, catalog, queue_path=queue_path)
+    except ValueError as exc:
+        console.print(f"[red]--store {redacted(settings.store)}: {exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -203,17 +261,17 @@ def api(
     data_dir: DataDirOpt = None,
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    store_url: StoreOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Serve the HTTP API from the store."""
-    from collector.store.sqlite import SqliteStore
     from quantrac.api import ApiContext, create_app
     from quantrac.runners import api_server, station_catalog
 
     setup_logging(verbose)
-    settings = _with_data_dir(data_dir)
+    settings = _with_data_dir(data_dir, store_url)
     site = site_or_exit(site_dir) if site_dir else None
-    store = SqliteStore(settings.sqlite_path, station_catalog(site) if site else None)
+    store = _open_store(settings, station_catalog(site) if site else None)
     context = ApiContext(
         store=store,
         stations=dict(site.stations) if site else {},

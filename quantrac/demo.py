@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ftplib
+import io
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
 from collector.indices import flood_alarm
+from collector.qc import QcChain, QcSettings
 from collector.service import Collector
 from collector.store.sqlite import SqliteStore
 from gateway.bus.memory import InProcessBus
@@ -30,6 +34,9 @@ from quantrac.api import ApiContext, create_app
 from quantrac.runners import GatewayService, api_server, free_port, station_catalog
 from quantrac.scenario import WastewaterOutlet, simulators_for
 from quantrac.site import Site
+
+if TYPE_CHECKING:
+    from gateway.tt10.ftp import Tt10FtpServer  # optional: pyftpdlib
 
 log = logging.getLogger(__name__)
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -58,15 +65,63 @@ def demo_stations(site: Site, interval_s: float) -> list[StationConfig]:
     return stations
 
 
-async def write_tt10_files(inbox: Path, codes: list[str], *, every_s: float) -> None:
-    """Drop a TT10 data file per station into the inbox every ``every_s`` seconds."""
+def demo_tt10_ftp(stations: list[StationConfig], inbox: Path) -> Tt10FtpServer | None:
+    """The TT10 FTP endpoint on a free loopback port, for the stations with an ``ftp`` account.
+
+    Their passwords come from the environment as in production; the demo sets each variable to
+    a demo value when it is not set. None without pyftpdlib (the files are then dropped into
+    the inbox directly).
+    """
+    try:
+        from gateway.tt10.ftp import Tt10FtpServer, ftp_accounts
+    except ImportError as exc:
+        log.info("%s; the demo drops the TT10 files into the inbox directly", exc)
+        return None
+    for station in stations:
+        source = station.source
+        if isinstance(source, Tt10Source) and source.ftp and source.ftp.password_env:
+            os.environ.setdefault(source.ftp.password_env, f"demo-{station.id}")
+    try:
+        accounts = ftp_accounts(stations)
+    except ValueError as exc:
+        log.warning("%s; the demo drops the TT10 files into the inbox directly", exc)
+        return None
+    return Tt10FtpServer(inbox, accounts, host="127.0.0.1", port=0) if accounts else None
+
+
+def upload_tt10_file(
+    address: tuple[str, int], user: str, password: str, name: str, text: str
+) -> None:
+    """One file, as a station's data logger sends it: log in, STOR, quit."""
+    with ftplib.FTP() as ftp:
+        ftp.connect(*address, timeout=10)
+        ftp.login(user, password)
+        ftp.storbinary(f"STOR {name}", io.BytesIO(text.encode("utf-8")))
+
+
+async def write_tt10_files(
+    inbox: Path, codes: list[str], *, every_s: float, ftp: Tt10FtpServer | None = None
+) -> None:
+    """Send a TT10 data file per station every ``every_s`` seconds: uploaded to ``ftp`` with the
+    station's account, or, for a station without one, dropped into the inbox directly."""
     await asyncio.to_thread(inbox.mkdir, parents=True, exist_ok=True)
+    logins = {a.code: a for a in ftp.accounts.values()} if ftp is not None else {}
     started = time.monotonic()
     while True:
         elapsed = time.monotonic() - started
         local = datetime.now(VIETNAM).replace(microsecond=0)
         for code in codes:
             name, text = WastewaterOutlet(code=code).file(elapsed, local)
+            account = logins.get(code.upper())
+            if ftp is not None and account is not None:
+                secret = account.password.get_secret_value()
+                try:
+                    await asyncio.to_thread(
+                        upload_tt10_file, ftp.address, account.user, secret, name, text
+                    )
+                except (OSError, ftplib.Error) as exc:
+                    log.warning("demo: %s could not upload %s: %s", account.station, name, exc)
+                continue
             part = inbox / f"{name}.part"
             # Written whole, then renamed: the inbox never sees half a file.
             await asyncio.to_thread(part.write_text, text, "utf-8")
@@ -109,6 +164,9 @@ class FloodWatch:
             )
 
 
+DEMO_TIME_SCALE = 60.0  # a demo minute is about an hour of a real storm
+
+
 async def run_demo(
     site: Site,
     *,
@@ -123,21 +181,25 @@ async def run_demo(
     stations = demo_stations(site, interval_s)
     store = SqliteStore(data_dir / "quantrac.sqlite3", station_catalog(site))
     bus = InProcessBus()
-    collector = Collector(bus, store)
+    # The storm plays in minutes what a river does in a day: QC's rates of change follow.
+    qc = QcChain(QcSettings(site.stations, time_scale=DEMO_TIME_SCALE))
+    collector = Collector(bus, store, qc=qc)
     gateway = GatewayService(
         site, bus, stations, outbox_path=data_dir / f"outbox-{site.settings.gateway_id}.sqlite3"
     )
-    # TT10 stations: the demo writes their data files into an inbox, as the FTP server would.
+    # TT10 stations: the demo uploads their data files to the gateway's FTP endpoint, which
+    # writes them into the inbox.
     inbox = data_dir / "tt10-inbox"
     tt10_codes = [s.source.code for s in stations if isinstance(s.source, Tt10Source)]
     tt10 = tt10_inbox_for(site, stations, inbox if tt10_codes else None, settle_s=1.0, poll_s=0.5)
     if tt10 is not None:
         gateway.streaming.append(tt10)
+    tt10_ftp = demo_tt10_ftp(stations, inbox) if tt10_codes else None
     context = ApiContext(
         store=store,
         stations={s.id: s for s in stations},
         site_name=site.settings.name,
-        health=lambda: {"gateway": gateway.health(), "collector": vars(collector.stats)},
+        health=lambda: {"gateway": gateway.health(), "collector": collector.health()},
         station_health=gateway.station_health,
     )
     server = api_server(create_app(context), host, port)
@@ -172,6 +234,8 @@ async def run_demo(
     try:
         for simulator in simulators:
             await simulator.start()
+        if tt10_ftp is not None:
+            await asyncio.to_thread(tt10_ftp.start)
         tasks = [
             spawn(collector.run(), "collector"),
             spawn(gateway.run(), "gateway"),
@@ -179,7 +243,8 @@ async def run_demo(
             spawn(every(1.0, watch.check), "flood-watch"),
         ]
         if tt10_codes:
-            tasks.append(spawn(write_tt10_files(inbox, tt10_codes, every_s=10.0), "tt10-feed"))
+            feed = write_tt10_files(inbox, tt10_codes, every_s=10.0, ftp=tt10_ftp)
+            tasks.append(spawn(feed, "tt10-feed"))
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *tasks], timeout=duration_s, return_when="FIRST_COMPLETED")
         waiter.cancel()
@@ -192,7 +257,7 @@ async def run_demo(
         # Gateway first, then give the collector one flush interval to store what is in
         # flight, then the rest: nothing polled before Ctrl-C is lost on the way out.
         by_name = {task.get_name(): task for task in tasks}
-        for name in ("gateway", "flood-watch", "collector", "api"):
+        for name in ("tt10-feed", "gateway", "flood-watch", "collector", "api"):
             running = by_name.get(name)
             if running is None:
                 continue
@@ -204,6 +269,8 @@ async def run_demo(
                 await running
         for simulator in simulators:
             await simulator.stop()
+        if tt10_ftp is not None:
+            await asyncio.to_thread(tt10_ftp.stop)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         stats = collector.stats

@@ -8,7 +8,7 @@ import logging
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -26,6 +26,9 @@ from gateway.streaming import Rejected, StreamingDriver
 from gateway.wire import deadletter_topic, encode_batch, raw_topic
 from quantrac.settings import Settings
 from quantrac.site import Site
+
+if TYPE_CHECKING:
+    from gateway.tt10.ftp import Tt10FtpServer  # optional: pyftpdlib
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class GatewayService:
                 hub = self.hubs[connection.endpoint] = ModbusHub(connection)
             drivers.append(ModbusStation(station, site.profile_of(station), hub))
         self.streaming: list[StreamingDriver] = []  # added by the composition (MQTT, TT10)
+        self.ftp: Tt10FtpServer | None = None  # the TT10 FTP endpoint, if the composition asks
         self.rejected = 0
         self.poller = Poller(
             gateway_id,
@@ -96,6 +100,8 @@ class GatewayService:
 
     async def run(self) -> None:
         try:
+            if self.ftp is not None:
+                await asyncio.to_thread(self.ftp.start)  # binds now: a taken port stops the start
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.poller.run(), name="poller")
                 for driver in self.streaming:
@@ -103,6 +109,8 @@ class GatewayService:
                 if self.outbox is not None:
                     tasks.create_task(self.outbox.run(), name="outbox")
         finally:
+            if self.ftp is not None:
+                await asyncio.to_thread(self.ftp.stop)
             for hub in self.hubs.values():
                 await hub.close()
             if self.outbox is not None:
@@ -132,12 +140,15 @@ class GatewayService:
         stations = {station: self.station_health(station) for station in self.poller.health}
         outbox = self.outbox.health() if self.outbox is not None else None
         streams = {type(driver).__name__: driver.health() for driver in self.streaming}
-        return {
+        result: dict[str, Any] = {
             "stations": stations,
             "outbox": outbox,
             "streaming": streams,
             "rejected": self.rejected,
         }
+        if self.ftp is not None:
+            result["tt10_ftp"] = self.ftp.health()
+        return result
 
 
 def mqtt_settings(settings: Settings, broker_url: str | None, client_id: str) -> MqttSettings:

@@ -29,6 +29,15 @@ def storm_phase(elapsed_s: float, *, period_s: float, calm_s: float, lag_s: floa
     return (1 - math.cos(2 * math.pi * t / period_s)) / 2
 
 
+def jitter(elapsed_s: float, amplitude: float, salt: float = 0.0) -> float:
+    """A sensor's noise, deterministic so the scenario stays pure: real sensors never read the
+    same value for long, and QC flags a flat line as a stuck sensor."""
+    return amplitude * (
+        0.6 * math.sin(2 * math.pi * elapsed_s / (3.1 + salt))
+        + 0.4 * math.sin(2 * math.pi * elapsed_s / (1.7 + salt / 2))
+    )
+
+
 @dataclass(frozen=True)
 class FloodWave:
     """A raised-cosine hydrograph: ``base`` → ``peak`` → ``base`` over ``period_s``, then calm."""
@@ -44,7 +53,7 @@ class FloodWave:
         return self.base_m + (self.peak_m - self.base_m) * rise
 
     def values(self, elapsed_s: float) -> Mapping[str, float]:
-        return {"water_level": round(self.level(elapsed_s), 3)}
+        return {"water_level": round(self.level(elapsed_s) + jitter(elapsed_s, 0.004), 3)}
 
 
 # Kim Long peaks above BĐ III (3.5 m); Phú Ốc, on the Bồ, peaks between BĐ II and III a little
@@ -66,12 +75,12 @@ def hue_air(elapsed_s: float) -> Mapping[str, float]:
     day = 2 * math.pi * elapsed_s / 240.0
     rush = (1 + math.sin(day)) / 2
     return {
-        "pm25": round(18 + 52 * rush, 1),
-        "pm10": round(35 + 80 * rush, 1),
-        "no2": round(25 + 90 * rush, 1),
-        "so2": round(8 + 6 * rush, 1),
-        "co": round(700 + 2300 * rush, 0),
-        "o3": round(60 + 70 * (1 - rush), 1),
+        "pm25": round(18 + 52 * rush + jitter(elapsed_s, 0.6), 1),
+        "pm10": round(35 + 80 * rush + jitter(elapsed_s, 0.9, 0.3), 1),
+        "no2": round(25 + 90 * rush + jitter(elapsed_s, 0.8, 0.5), 1),
+        "so2": round(8 + 6 * rush + jitter(elapsed_s, 0.3, 0.7), 1),
+        "co": round(700 + 2300 * rush + jitter(elapsed_s, 12.0, 0.9), 0),
+        "o3": round(60 + 70 * (1 - rush) + jitter(elapsed_s, 0.8, 1.1), 1),
     }
 
 
@@ -132,9 +141,14 @@ class StormWeather:
             "wind_gust": round(wind * self.gust_factor + 0.5, 1),
             # The north-easterly veers east-south-east as the storm comes ashore, and back.
             "wind_dir": round((30.0 + 85.0 * storm) % 360, 1),
-            "air_temp": round(27.0 - 3.5 * storm, 1),
-            "humidity": round(min(100.0, 78.0 + 19.0 * storm), 1),
-            "pressure": round(self.calm_pressure_hpa - self.pressure_drop_hpa * storm, 1),
+            "air_temp": round(27.0 - 3.5 * storm + jitter(elapsed_s, 0.2), 1),
+            "humidity": round(min(100.0, 78.0 + 19.0 * storm + jitter(elapsed_s, 0.5, 0.4)), 1),
+            "pressure": round(
+                self.calm_pressure_hpa
+                - self.pressure_drop_hpa * storm
+                + jitter(elapsed_s, 0.2, 0.8),
+                1,
+            ),
         }
 
 
@@ -150,12 +164,12 @@ class RiverQuality:
         flood = storm_phase(elapsed_s, period_s=self.period_s, calm_s=self.calm_s, lag_s=self.lag_s)
         day = math.sin(2 * math.pi * elapsed_s / 240.0)
         return {
-            "water_temp": round(26.5 - 1.7 * flood + 0.4 * day, 2),
-            "ph": round(7.3 - 0.4 * flood, 2),
-            "do": round(7.4 - 1.1 * flood + 0.2 * day, 2),
-            "conductivity": round(180.0 - 85.0 * flood, 1),
-            "turbidity": round(8.0 + 410.0 * flood, 1),
-            "n_nh4": round(0.08 + 0.27 * flood, 3),
+            "water_temp": round(26.5 - 1.7 * flood + 0.4 * day + jitter(elapsed_s, 0.04), 2),
+            "ph": round(7.3 - 0.4 * flood + jitter(elapsed_s, 0.03, 0.3), 2),
+            "do": round(7.4 - 1.1 * flood + 0.2 * day + jitter(elapsed_s, 0.04, 0.6), 2),
+            "conductivity": round(180.0 - 85.0 * flood + jitter(elapsed_s, 1.0, 0.9), 1),
+            "turbidity": round(8.0 + 410.0 * flood + jitter(elapsed_s, 0.6, 1.2), 1),
+            "n_nh4": round(0.08 + 0.27 * flood + jitter(elapsed_s, 0.004, 1.5), 3),
         }
 
 

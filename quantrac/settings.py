@@ -21,10 +21,22 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Where readings are stored (docs/storage.md): a SQLite path or sqlite:///, influxdb://,
+    # influxdb2://, victoriametrics:// URL. Default: SQLite under the data directory.
+    store_url: str | None = None
 
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "quantrac.sqlite3"
+
+    @property
+    def store(self) -> str:
+        return self.store_url or str(self.sqlite_path)
+
+    @property
+    def forward_queue_path(self) -> Path:
+        """The durable queue in front of a remote store (InfluxDB, VictoriaMetrics)."""
+        return self.data_dir / "forward-queue.sqlite3"
 
 
 @cache

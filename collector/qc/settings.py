@@ -6,6 +6,7 @@ in the site config (gateway.config.QcOverride). Physical limits default to param
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,11 +95,27 @@ class QcSettings:
 
     def _not_before(self, station: StationConfig | None) -> int:
         day = station.commissioned if station and station.commissioned else self.defaults.not_before
+        return self._local_midnight_ms(day)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 — a handful of commissioning days
+    def _local_midnight_ms(self, day: date) -> int:
         # Commissioning dates are local (Vietnam) calendar days.
         return _ms(datetime.combine(day, time(), VIETNAM).astimezone(UTC))
 
     def resolve(self, station_id: str, param: str) -> SeriesSettings:
         station = self.stations.get(station_id)
+        if station is None or param not in station.qc:
+            # Most series take their parameter's defaults: resolve those once per parameter.
+            return self._shared(param, self._not_before(station))
+        return self._resolve(station, param, self._not_before(station))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 — one QcSettings per collector, kept for life
+    def _shared(self, param: str, not_before_ms: int) -> SeriesSettings:
+        return self._resolve(None, param, not_before_ms)
+
+    def _resolve(
+        self, station: StationConfig | None, param: str, not_before_ms: int
+    ) -> SeriesSettings:
         try:
             parameter = self.parameters[param]
         except UnknownParameterError:
@@ -131,5 +148,5 @@ class QcSettings:
             hampel_sigmas=float(merged.get("hampel_sigmas") or 4.0),
             hampel_min_sigma=float(merged.get("hampel_min_sigma") or 0.0),
             future_ms=int(float(merged.get("future_s") or 0.0) * 1000),
-            not_before_ms=self._not_before(station),
+            not_before_ms=not_before_ms,
         )

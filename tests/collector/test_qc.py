@@ -280,7 +280,16 @@ HAMPEL_CASES: Cases = {
     "not before the window is full": ([*CALM[:11], (55, 1.4)], expect(*[G] * 11, G)),
     "a new level is followed": (
         CALM + [(60 + i * 5, 1.6) for i in range(9)],
-        expect(*[G] * 12, *[(S, "outlier")] * 6, G, G, G),
+        expect(*[G] * 12, *[(S, "outlier")] * 5, G, G, G, G),
+    ),
+    # Against the trend, not the median: a median lags a rising river by half the window.
+    "a steady rise is no outlier": (
+        [(i * 5, 1.0 + 0.08 * i + 0.01 * (i % 2)) for i in range(24)],
+        expect(*[G] * 24),
+    ),
+    "an outlier on a rise": (
+        [(i * 5, 1.0 + 0.08 * i) for i in range(16)] + [(80, 2.6)],
+        expect(*[G] * 16, (S, "outlier")),
     ),
 }
 

@@ -9,9 +9,11 @@ window, so a real change of level is followed after a few points rather than fla
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from collector.qc.state import Frame, Ints, SeriesState
+from collector.qc.state import Floats, Frame, Ints, SeriesState
 from collector.qc.types import Context
 from gateway.model import Quality
 
@@ -30,13 +32,39 @@ def check(frame: Frame, at: Ints, state: SeriesState, _context: Context) -> Ints
     for size in np.unique(window[ready]):
         pick = ready & (window == size)
         rows = series[pick]
-        history = state.hist[rows, :size]
-        median = np.median(history, axis=1)
-        mad = np.median(np.abs(history - median[:, None]), axis=1)
-        sigma = np.maximum(MAD_TO_SIGMA * mad, state.hampel_min[rows])
-        outlier = np.abs(value[pick] - median) > state.hampel_sigmas[rows] * sigma
+        # The ring, oldest first: the trend needs the order.
+        order = (state.hist_pos[rows][:, None] + np.arange(size)) % size
+        history = np.take_along_axis(state.hist[rows, :size], order, axis=1)
+        expected, sigma = _trend(history)
+        sigma = np.maximum(sigma, state.hampel_min[rows])
+        outlier = np.abs(value[pick] - expected) > state.hampel_sigmas[rows] * sigma
         frame.flag(at[pick][outlier], Quality.SUSPECT, "outlier")
     return at
+
+
+def _trend(history: Floats) -> tuple[Floats, Floats]:
+    """The value expected next and the robust spread around the window's straight-line trend.
+
+    A plain Hampel compares with the window's median, which lags a rising river by half the
+    window: a flood's onset would be "outliers". The line is Theil–Sen (the median of the
+    slopes between every pair of points, over the window's positions: stations poll at a
+    fixed interval), so one outlier inside the window does not tilt it; the spread is
+    1.4826 · the MAD of the residuals, so the noise around the trend decides, not the trend.
+    """
+    size = history.shape[1]
+    first, second = _pairs(size)
+    slope = np.median((history[:, second] - history[:, first]) / (second - first), axis=1)
+    x = np.arange(size, dtype=np.float64)
+    residual = history - slope[:, None] * x
+    intercept = np.median(residual, axis=1)
+    spread = np.median(np.abs(residual - intercept[:, None]), axis=1)
+    return intercept + slope * size, MAD_TO_SIGMA * spread
+
+
+@functools.cache
+def _pairs(size: int) -> tuple[Ints, Ints]:
+    first, second = np.triu_indices(size, k=1)
+    return first.astype(np.int64), second.astype(np.int64)
 
 
 def remember(frame: Frame, at: Ints, state: SeriesState) -> None:
