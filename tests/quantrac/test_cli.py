@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLE_SITE
-from tests.servers import Mosquitto, free_port, require_binary
+from tests.servers import Mosquitto, VictoriaMetrics, free_port, require_binary
 
 QUANTRAC = [sys.executable, "-m", "quantrac"]
 
@@ -191,6 +191,45 @@ def test_gateway_collector_and_api_as_separate_processes_over_mosquitto(
     assert body["station"]["name"] == "Kim Long"
     for process in reversed(processes):
         assert stop(process, signal.SIGTERM) == 0, process.args
+
+
+def test_collector_and_api_on_victoria_metrics_with_store(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    """--store: the collector writes through its durable queue, the API reads it back."""
+    site = local_site(tmp_path)
+    data = tmp_path / "data"
+    port = free_port()
+    store = victoria_metrics.store_url
+    logs = {name: tmp_path / f"{name}.log" for name in ("sim", "collector", "gateway", "api")}
+    processes.append(start("simulate", str(site), log=logs["sim"]))
+    collector = ["collector", str(site), "--broker", mosquitto.url, "--data-dir", str(data)]
+    processes.append(start(*collector, "--store", store, log=logs["collector"]))
+    processes.append(start("gateway", str(site), "--broker", mosquitto.url, log=logs["gateway"]))
+    processes.append(
+        start("api", str(site), "--store", store, "--port", str(port), log=logs["api"])
+    )
+    body = poll_json(
+        f"http://127.0.0.1:{port}/stations/kim_long/latest", kim_long_level, log=logs["collector"]
+    )
+    assert body["station"]["name"] == "Kim Long"
+    assert (data / "forward-queue.sqlite3").exists()  # the queue in front of the remote store
+    for process in reversed(processes):
+        assert stop(process, signal.SIGTERM) == 0, process.args
+
+
+def test_a_bad_store_url_is_refused_with_its_reason() -> None:
+    result = subprocess.run(
+        [*QUANTRAC, "api", "--store", "mongodb://x/y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--store mongodb://x/y" in result.stdout + result.stderr
 
 
 def test_config_check_reports_every_mistake_at_once(tmp_path: Path) -> None:
