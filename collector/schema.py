@@ -17,7 +17,19 @@ TAGS = ("station", "param", "kind", "district", "unit")
 DERIVED_TAG = "derived"
 FIELDS = ("value", "quality", "status", "reason")  # reason: omitted when empty
 
-DERIVED_PARAMS = frozenset(
+MEAN_SUFFIX = "_h"  # hourly means: pm25_h is the mean of pm25 over the hour ending at its ts
+
+
+class _DerivedParams(frozenset[str]):
+    """The named derived series, plus every hourly mean (``<param>_h``)."""
+
+    def __contains__(self, param: object) -> bool:
+        return frozenset.__contains__(self, param) or (
+            isinstance(param, str) and param.endswith(MEAN_SUFFIX)
+        )
+
+
+DERIVED_PARAMS: frozenset[str] = _DerivedParams(
     {
         "vn_aqi_h",
         "vn_aqi_d",
@@ -33,6 +45,8 @@ DERIVED_PARAMS = frozenset(
 """Series computed by the collector (DESIGN.md): the stores tag them ``derived=true``."""
 
 
+def is_derived(param: str) -> bool:
+    return param in DERIVED_PARAMS
 @dataclass(frozen=True, slots=True)
 class StationInfo:
     """What a store tags a station's series with."""

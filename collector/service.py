@@ -6,8 +6,10 @@ import asyncio
 import logging
 import socket
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from collector.derived import DerivedSeries, by_station
 from collector.points import Points
 from collector.qc import QcChain
 from collector.store import Flags, ReadingStore, StoreRejected
@@ -66,9 +68,12 @@ class Collector:
         queue_size: int = 10_000,
         name: str = "",
         qc: QcChain | None = None,
+        derived: DerivedSeries | None = None,
     ) -> None:
         self.bus = bus
         self.qc = qc or QcChain()
+        self.derived = derived
+        self._derived_seq = 0
         self.name = name or f"collector@{socket.gethostname()}"
         self.store = store
         self.flush_max = flush_max
@@ -81,6 +86,8 @@ class Collector:
     def health(self) -> dict[str, object]:
         body: dict[str, object] = dict(vars(self.stats))
         body["qc"] = self.qc.health()
+        if self.derived is not None:
+            body["derived"] = self.derived.health()
         store_health = getattr(self.store, "health", None)
         if callable(store_health):  # a forwarding store: its backlog and drops
             body["store"] = store_health().as_dict()
@@ -99,6 +106,17 @@ class Collector:
             return None
 
     async def run(self) -> None:
+        """Consume the raw stream; with derived series, also run their schedule."""
+        if self.derived is None:
+            await self._consume()
+            return
+        from collector.schedule import DerivedScheduler
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._consume())
+            group.create_task(DerivedScheduler(self).run())
+
+    async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
         pending: list[ReadingBatch] = []
         size = 0
@@ -138,18 +156,25 @@ class Collector:
         flags = Flags(checked.quality.tolist(), checked.reasons())
         return _Checked(readings, flags, checked.reflags, out)
 
-    def _write(self, checked: _Checked) -> None:
+    def _write(self, checked: _Checked) -> list[Reading]:
+        """Store the flush; then what derives from it as it arrives (flood level, rain)."""
         self.store.write(checked.readings, checked.flags)
         if checked.reflags:
             # The first values of a stuck period, flagged once the period was long enough.
             self.store.write(checked.reflags)
+        if self.derived is None:
+            return []
+        flagged = [r for batch in checked.batches for r in batch.readings]
+        derived = self.derived.on_flush(flagged)
+        self.store.write(derived)
+        return derived
 
     async def _flush(self, batches: list[ReadingBatch]) -> None:
         checked = await asyncio.to_thread(self._check, batches)
         delay = 0.5
         while True:
             try:
-                await asyncio.to_thread(self._write, checked)
+                derived = await asyncio.to_thread(self._write, checked)
                 break
             except StoreRejected as exc:
                 # The store refused the data itself (a field type conflict, a time outside its
@@ -157,6 +182,7 @@ class Collector:
                 # remote store behind the forwarding queue dead-letters such points instead.
                 self.stats.rejected += len(checked.readings)
                 log.error("store refused %d readings: %s", len(checked.readings), exc)
+                derived = []
                 break
             except Exception as exc:
                 # Keep the batches and retry: the store being down must not lose readings.
@@ -180,3 +206,23 @@ class Collector:
             receipt = Receipt(gateway, epoch, seq_ranges(seqs), self.name)
             await self.bus.publish(receipts_topic(gateway), encode_receipt(receipt))
             self.stats.receipts += 1
+        await self.publish_derived(derived)
+
+    async def publish_derived(self, readings: list[Reading]) -> None:
+        """Derived series go on the clean stream too, one batch per station: alerting's input."""
+        for station, group in by_station(readings).items():
+            self._derived_seq += 1
+            batch = ReadingBatch(self.name, self._derived_seq, station, tuple(group))
+            await self.bus.publish(clean_topic(station), encode_batch(batch))
+
+    async def derive(self, compute: Callable[[], list[Reading]], what: str) -> None:
+        """Run a scheduled derivation in a worker thread; store and publish what it computed."""
+        assert self.derived is not None
+        try:
+            readings = await asyncio.to_thread(compute)
+            await asyncio.to_thread(self.store.write, readings)
+        except Exception:
+            self.derived.stats.failures += 1
+            log.exception("derived series: %s failed; the next run tries again", what)
+            return
+        await self.publish_derived(readings)

@@ -228,6 +228,13 @@ class QcOverride(_Strict):
         return value
 
 
+class RainGauge(_Strict):
+    """A tipping-bucket gauge's constants, for rain from its counter (docs/indices.md)."""
+
+    bucket_mm: float = Field(default=0.2, gt=0)  # 200 mm orifice gauges of the network
+    counter_modulus: int | None = Field(default=2**32, ge=2)  # uint32 logger counter; None: no wrap
+
+
 class Location(_Strict):
     lat: Annotated[float, Field(ge=8, le=24)]  # Vietnam's mainland and islands
     lon: Annotated[float, Field(ge=102, le=118)]
@@ -244,6 +251,7 @@ class StationConfig(_Strict):
     commissioned: date | None = None
     source: Source
     flood_levels: FloodLevels | None = None
+    rain_gauge: RainGauge = Field(default_factory=RainGauge)  # rain stations with a counter
     # QC settings per parameter, over the defaults of collector/qc/defaults.yaml.
     qc: dict[str, QcOverride] = Field(default_factory=dict)
 

@@ -207,6 +207,7 @@ def collector(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Quality-check raw batches from the broker and store them (SQLite, InfluxDB, VM)."""
+    from collector.derived import DerivedSeries
     from collector.qc import QcChain, QcSettings
     from collector.service import Collector
     from quantrac.runners import mqtt_bus, station_catalog
@@ -220,7 +221,9 @@ def collector(
 
     # Collector subscribes in its constructor, which must happen before the bus connects.
     async def ordered() -> None:
-        service = Collector(bus, store, group=group, qc=QcChain(QcSettings(site.stations)))
+        qc = QcChain(QcSettings(site.stations))
+        derived = DerivedSeries(store, site.stations)
+        service = Collector(bus, store, group=group, qc=qc, derived=derived)
         logging.getLogger("quantrac").info(
             "collector: %s → %s", broker or settings.broker_url, redacted(settings.store)
         )

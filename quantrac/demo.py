@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
+from collector.derived import DerivedSeries
 from collector.indices import flood_alarm
 from collector.qc import QcChain, QcSettings
 from collector.service import Collector
@@ -183,7 +184,8 @@ async def run_demo(
     bus = InProcessBus()
     # The storm plays in minutes what a river does in a day: QC's rates of change follow.
     qc = QcChain(QcSettings(site.stations, time_scale=DEMO_TIME_SCALE))
-    collector = Collector(bus, store, qc=qc)
+    derived = DerivedSeries(store, site.stations)  # flood levels, rain totals, hourly AQI/WQI
+    collector = Collector(bus, store, qc=qc, derived=derived)
     gateway = GatewayService(
         site, bus, stations, outbox_path=data_dir / f"outbox-{site.settings.gateway_id}.sqlite3"
     )

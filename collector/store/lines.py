@@ -88,7 +88,7 @@ class LineRenderer:
         with_reason: bool = True,
     ) -> None:
         self.stations = dict(stations or {})
-        self.derived_params = frozenset(derived_params)
+        self.derived_params = derived_params  # may be a rule (schema.DERIVED_PARAMS), not a set
         self.with_reason = with_reason
         self._keys: dict[tuple[str, str, str], str] = {}
 

@@ -75,7 +75,7 @@ class SqliteStore:
     ) -> None:
         self.path = path
         self.stations_info = dict(stations or {})
-        self.derived_params = frozenset(derived_params)
+        self.derived_params = derived_params  # may be a rule (schema.DERIVED_PARAMS), not a set
         self.retention = None if retention_days is None else timedelta(days=retention_days)
         self._next_prune = 0.0  # monotonic; the first write prunes
         path.parent.mkdir(parents=True, exist_ok=True)
