@@ -32,6 +32,7 @@ from gateway.bus.memory import InProcessBus
 from gateway.config import StationConfig, TcpConnection, Tt10Source
 from gateway.tt10 import tt10_inbox_for
 from quantrac.api import ApiContext, create_app
+from quantrac.board import index_board, vi_number
 from quantrac.runners import GatewayService, api_server, free_port, station_catalog
 from quantrac.scenario import WastewaterOutlet, simulators_for
 from quantrac.site import Site
@@ -41,12 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def vi_number(value: float, decimals: int = 2) -> str:
-    """Vietnamese number format: decimal comma, dot for thousands (1.234,56)."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
 def demo_stations(site: Site, interval_s: float) -> list[StationConfig]:
@@ -223,6 +218,10 @@ async def run_demo(
     console.print(f"          {base}/stations   {base}/health   {base}/docs")
     console.print("  Ctrl-C stops the demo.\n")
 
+    def show_board() -> None:
+        when = datetime.now(VIETNAM).strftime("%H:%M:%S %d/%m")
+        console.print(index_board(store, stations, when))
+
     async def every(period_s: float, job: Callable[[], None]) -> None:
         while True:
             await asyncio.sleep(period_s)
@@ -243,6 +242,7 @@ async def run_demo(
             spawn(gateway.run(), "gateway"),
             spawn(server.serve(), "api"),
             spawn(every(1.0, watch.check), "flood-watch"),
+            spawn(every(30.0, show_board), "index-board"),
         ]
         if tt10_codes:
             feed = write_tt10_files(inbox, tt10_codes, every_s=10.0, ftp=tt10_ftp)
@@ -259,7 +259,7 @@ async def run_demo(
         # Gateway first, then give the collector one flush interval to store what is in
         # flight, then the rest: nothing polled before Ctrl-C is lost on the way out.
         by_name = {task.get_name(): task for task in tasks}
-        for name in ("tt10-feed", "gateway", "flood-watch", "collector", "api"):
+        for name in ("tt10-feed", "gateway", "flood-watch", "index-board", "collector", "api"):
             running = by_name.get(name)
             if running is None:
                 continue
