@@ -8,7 +8,7 @@ import pytest
 
 from collector.indices import flood_alarm
 from gateway.model import DeviceStatus
-from quantrac.demo import vi_number
+from quantrac.board import vi_number
 from quantrac.scenario import (
     HUE_WEATHER,
     KIM_LONG,

@@ -1,0 +1,334 @@
+"""Incidents: what the rules' signals become, kept in SQLite across restarts (issue 7).
+
+An incident is identified by rule + station. It opens when a signal's level rises above 0
+(``firing``), changes level on later signals (escalation when it rises), and closes when the
+level is back to 0 (``resolved``). Each change is a ``Transition`` for the notification stage.
+The state is written to SQLite before anything is notified, and every notification carries an
+idempotency key built from the incident and the change, so a restart neither loses an incident
+nor notifies it again.
+
+Silences (and maintenance windows, which are silences with a reason) match by station, rule
+and district; a silenced incident is still tracked and shown, only its notifications are held.
+Acknowledging an incident stops its repeats until its level changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from alerting.model import AlertKind, NotificationState, Severity, Signal
+
+
+class IncidentState(StrEnum):
+    PENDING = "pending"  # opened, waiting for its group to be sent (group_wait)
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str  # "<rule>:<station>"
+    rule: str
+    station: str
+    kind: AlertKind
+    state: IncidentState
+    level: int
+    severity: Severity
+    started_at: datetime
+    updated_at: datetime  # the time of the signal that last changed it
+    resolved_at: datetime | None = None
+    # How many times its level changed: part of the notification key, so each change is sent
+    # once and a repeat after a restart is recognised.
+    revision: int = 0
+    notified_revision: int = -1
+    notified_at: datetime | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    ack_note: str = ""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.state is not IncidentState.RESOLVED
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A change worth telling someone about."""
+
+    incident: Incident
+    change: NotificationState
+    previous_level: int
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: the same change of the same incident is one notification."""
+        started = int(self.incident.started_at.timestamp())
+        return f"{self.incident.id}@{started}#{self.incident.revision}:{self.change.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    station: str | None = None  # None: any
+    rule: str | None = None
+    district: str | None = None
+    maintenance: bool = False  # a station's planned maintenance window
+
+    def matches(self, incident: Incident, district: str, at: datetime) -> bool:
+        return (
+            self.starts_at <= at < self.ends_at
+            and self.station in (None, incident.station)
+            and self.rule in (None, incident.rule)
+            and self.district in (None, district)
+        )
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incident (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,            -- the Incident as JSON
+    open INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_open ON incident (open);
+CREATE TABLE IF NOT EXISTS silence (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL,
+    ends_at REAL NOT NULL
+);
+"""
+
+
+def _dumps(value: Any) -> str:
+    def default(item: Any) -> Any:
+        if isinstance(item, datetime):
+            return {"$dt": item.isoformat()}
+        raise TypeError(type(item))
+
+    return json.dumps(value, default=default, ensure_ascii=False)
+
+
+def _loads(text: str) -> Any:
+    def hook(item: dict[str, Any]) -> Any:
+        if set(item) == {"$dt"}:
+            return datetime.fromisoformat(item["$dt"])
+        return item
+
+    return json.loads(text, object_hook=hook)
+
+
+def _incident(body: Mapping[str, Any]) -> Incident:
+    data = dict(body)
+    data["kind"] = AlertKind(data["kind"])
+    data["state"] = IncidentState(data["state"])
+    data["severity"] = Severity(data["severity"])
+    return Incident(**data)
+
+
+class IncidentStore:
+    """SQLite (WAL, synchronous=FULL): an incident's change is on disk before it is sent."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def save(self, incident: Incident) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO incident VALUES (?, ?, ?)",
+                (incident.id, _dumps(asdict(incident)), int(incident.open)),
+            )
+
+    def open_incidents(self) -> list[Incident]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM incident WHERE open = 1").fetchall()
+        return [_incident(_loads(body)) for (body,) in rows]
+
+    def get(self, incident_id: str) -> Incident | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM incident WHERE id = ?", (incident_id,))
+            found = row.fetchone()
+        return _incident(_loads(found[0])) if found else None
+
+    def add_silence(self, silence: Silence) -> Silence:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO silence (body, ends_at) VALUES (?, ?)",
+                (_dumps(asdict(silence)), silence.ends_at.timestamp()),
+            )
+            silence = replace(silence, id=int(cursor.lastrowid or 0))
+            db.execute(
+                "UPDATE silence SET body = ? WHERE id = ?", (_dumps(asdict(silence)), silence.id)
+            )
+        return silence
+
+    def silences(self, now: datetime) -> list[Silence]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM silence WHERE ends_at > ?", (now.timestamp(),)
+            ).fetchall()
+        return [Silence(**_loads(body)) for (body,) in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+@dataclass
+class IncidentManager:
+    """Turns signals into incidents and transitions; the state lives in ``store``."""
+
+    store: IncidentStore
+    districts: Mapping[str, str] = field(default_factory=dict)  # station → district
+    # Still firing after this long without a change: a reminder (per severity).
+    repeat_after: Mapping[Severity, timedelta] = field(
+        default_factory=lambda: {
+            Severity.INFO: timedelta(hours=24),
+            Severity.WARNING: timedelta(hours=6),
+            Severity.CRITICAL: timedelta(hours=2),
+            Severity.EMERGENCY: timedelta(hours=1),
+        }
+    )
+
+    def __post_init__(self) -> None:
+        self.open: dict[str, Incident] = {i.id: i for i in self.store.open_incidents()}
+
+    def on_signal(self, signal: Signal) -> Transition | None:
+        incident_id = f"{signal.rule}:{signal.station}"
+        current = self.open.get(incident_id)
+        if current is None:
+            if signal.level <= 0:
+                return None
+            incident = Incident(
+                id=incident_id,
+                rule=signal.rule,
+                station=signal.station,
+                kind=signal.kind,
+                state=IncidentState.FIRING,
+                level=signal.level,
+                severity=signal.severity,
+                started_at=signal.ts,
+                updated_at=signal.ts,
+                facts=dict(signal.facts),
+            )
+            return self._changed(incident, NotificationState.FIRING, 0)
+        if signal.level == current.level:
+            # Same level: keep the newest facts (the value, the rate) for reminders.
+            self.open[incident_id] = replace(current, facts=dict(signal.facts))
+            return None
+        if signal.level <= 0:
+            incident = replace(
+                current,
+                state=IncidentState.RESOLVED,
+                level=0,
+                severity=Severity.INFO,
+                updated_at=signal.ts,
+                resolved_at=signal.ts,
+                revision=current.revision + 1,
+                facts=dict(signal.facts),
+            )
+            return self._changed(incident, NotificationState.RESOLVED, current.level)
+        change = (
+            NotificationState.ESCALATED
+            if signal.level > current.level
+            else NotificationState.DEESCALATED
+        )
+        incident = replace(
+            current,
+            level=signal.level,
+            severity=signal.severity,
+            updated_at=signal.ts,
+            revision=current.revision + 1,
+            # A new level asks for attention again, acknowledged or not.
+            acked_by=None if change is NotificationState.ESCALATED else current.acked_by,
+            facts=dict(signal.facts),
+        )
+        return self._changed(incident, change, current.level)
+
+    def _changed(
+        self, incident: Incident, change: NotificationState, previous: int
+    ) -> Transition:
+        self.store.save(incident)
+        if incident.open:
+            self.open[incident.id] = incident
+        else:
+            self.open.pop(incident.id, None)
+        return Transition(incident, change, previous)
+
+    def repeats(self, now: datetime) -> list[Transition]:
+        """Reminders of incidents firing unchanged, unacknowledged, past their interval."""
+        due = []
+        for incident in list(self.open.values()):
+            if incident.acked_by is not None or incident.notified_at is None:
+                continue
+            if now - incident.notified_at >= self.repeat_after[incident.severity]:
+                reminded = replace(incident, revision=incident.revision + 1)
+                due.append(self._changed(reminded, NotificationState.REPEAT, incident.level))
+        return due
+
+    def notified(self, transition: Transition, at: datetime) -> None:
+        """Record that a transition was handed to the notifiers (survives a restart)."""
+        incident = self.open.get(transition.incident.id, transition.incident)
+        if incident.revision != transition.incident.revision:
+            return  # changed again meanwhile; that change will be notified itself
+        done = replace(incident, notified_revision=incident.revision, notified_at=at)
+        self.store.save(done)
+        if done.open:
+            self.open[done.id] = done
+
+    def acknowledge(self, incident_id: str, by: str, note: str, at: datetime) -> Incident:
+        incident = self.open.get(incident_id)
+        if incident is None:
+            raise KeyError(f"no open incident {incident_id}")
+        acked = replace(incident, acked_by=by, acked_at=at, ack_note=note)
+        self.store.save(acked)
+        self.open[incident_id] = acked
+        return acked
+
+    def silenced(self, incident: Incident, at: datetime) -> Silence | None:
+        district = self.districts.get(incident.station, "")
+        for silence in self.store.silences(at):
+            if silence.matches(incident, district, at):
+                return silence
+        return None
+
+    def unnotified(self) -> list[Transition]:
+        """After a restart: open incidents whose last change was saved but not yet sent."""
+        return [
+            Transition(i, NotificationState.FIRING if i.revision == 0 else
+                       NotificationState.ESCALATED, 0)
+            for i in self.open.values()
+            if i.notified_revision < i.revision
+        ]  # fmt: skip
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,174 @@
+"""From transitions to notifications: inhibition, grouping, and the routing tree (issue 7).
+
+- **Inhibition.** An offline station (an open ``station`` incident) holds the notifications of
+  its own other rules. Of the incidents of one station and one kind, only the highest level
+  speaks: a trend warning says nothing while the same gauge is at BĐ III.
+- **Grouping.** Transitions that share a group (kind and district by default) within
+  ``group_wait`` become one notification: one storm is one message with ten stations.
+- **Routing.** A tree of routes, each matching by kind, severity and district, sends a
+  notification to recipient groups and endpoints; a route's children refine it, and
+  ``continue`` lets the next sibling match too (Alertmanager's routing).
+
+The routing config is ``alerting.yaml`` in the site directory (docs/alerting.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerting.incidents import Incident, Transition
+from alerting.model import AlertKind, Notification, NotificationState, Recipient, Severity
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecipientConfig(_Strict):
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    zalo_user: str | None = None
+
+    def recipient(self) -> Recipient:
+        return Recipient(self.name, self.phone, self.email, self.zalo_user)
+
+
+class RecipientGroup(_Strict):
+    """People reached on their phones or mail: the committee, officers, technicians."""
+
+    title: str = ""
+    channels: list[str]  # sms, zalo, email
+    members: list[RecipientConfig]
+
+
+class Match(_Strict):
+    kind: list[AlertKind] | None = None
+    severity_at_least: Severity | None = None
+    district: list[str] | None = None
+
+    def matches(self, notification: Notification) -> bool:
+        if self.kind is not None and notification.kind not in self.kind:
+            return False
+        if (
+            self.severity_at_least is not None
+            and notification.severity < self.severity_at_least
+            # A recovery notice goes where the warning went: it carries INFO severity.
+            and notification.state is not NotificationState.RESOLVED
+        ):
+            return False
+        return self.district is None or notification.district in self.district
+
+
+class Route(_Strict):
+    match: Match = Field(default_factory=Match)
+    to: list[str] = Field(default_factory=list)  # recipient groups and endpoint names
+    routes: list[Route] = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class RoutingConfig(_Strict):
+    recipients: dict[str, RecipientGroup] = Field(default_factory=dict)
+    # Endpoints are notifiers without people: the IOC webhook, Grafana annotations.
+    endpoints: dict[str, str] = Field(default_factory=dict)  # name → channel
+    routes: list[Route] = Field(default_factory=list)
+    group_by: list[str] = Field(default_factory=lambda: ["kind", "district"])
+    group_wait_s: float = 30.0
+
+
+def route(routes: Sequence[Route], notification: Notification) -> list[str]:
+    """The receivers of a notification: depth first, the deepest matching route decides."""
+    receivers: list[str] = []
+    for candidate in routes:
+        if not candidate.match.matches(notification):
+            continue
+        deeper = route(candidate.routes, notification)
+        receivers.extend(r for r in (deeper or candidate.to) if r not in receivers)
+        if not candidate.continue_:
+            break
+    return receivers
+
+
+def inhibited(transition: Transition, open_incidents: Mapping[str, Incident]) -> str | None:
+    """Why this transition is held, or None. Recoveries are never held."""
+    incident = transition.incident
+    if transition.change is NotificationState.RESOLVED:
+        return None
+    for other in open_incidents.values():
+        if other.id == incident.id or other.station != incident.station:
+            continue
+        if other.kind is AlertKind.STATION and incident.kind is not AlertKind.STATION:
+            return f"station offline ({other.rule})"
+        if other.kind is incident.kind and other.level > incident.level:
+            return f"{other.rule} is at a higher level ({other.level})"
+    return None
+
+
+Render = Callable[[Sequence[Transition]], tuple[str, str, str]]  # title, text vi, text en
+
+
+@dataclass
+class Grouper:
+    """Holds transitions for ``wait`` so that those of one group leave as one notification."""
+
+    wait: timedelta
+    group_by: Sequence[str]
+    districts: Mapping[str, str]  # station → district
+    render: Render
+    _pending: dict[tuple[str, ...], tuple[datetime, list[Transition]]] = field(
+        default_factory=dict
+    )
+
+    def key(self, transition: Transition) -> tuple[str, ...]:
+        incident = transition.incident
+        parts = {
+            "kind": incident.kind.value,
+            "district": self.districts.get(incident.station, ""),
+            "station": incident.station,
+            "rule": incident.rule,
+        }
+        return tuple(parts[name] for name in self.group_by)
+
+    def add(self, transition: Transition, now: datetime) -> None:
+        key = self.key(transition)
+        first, items = self._pending.get(key, (now, []))
+        # A later change of the same incident replaces the earlier one in the group.
+        items = [t for t in items if t.incident.id != transition.incident.id]
+        items.append(transition)
+        self._pending[key] = (first, items)
+
+    def due(self, now: datetime, *, everything: bool = False) -> list[Notification]:
+        out = []
+        for key, (first, items) in list(self._pending.items()):
+            if everything or now - first >= self.wait:
+                del self._pending[key]
+                out.append(self.notification(items, now))
+        return out
+
+    def notification(self, items: Sequence[Transition], now: datetime) -> Notification:
+        worst = max(items, key=lambda t: (t.incident.severity, t.incident.level))
+        title, text, text_en = self.render(items)
+        stations = list(dict.fromkeys(t.incident.station for t in items))
+        return Notification(
+            key="|".join(sorted(t.key for t in items)),
+            state=worst.change,
+            kind=worst.incident.kind,
+            severity=worst.incident.severity,
+            level=worst.incident.level,
+            title=title,
+            text=text,
+            text_en=text_en,
+            created_at=now,
+            incidents=[t.incident.id for t in items],
+            stations=stations,
+            district=self.districts.get(stations[0], ""),
+            facts={t.incident.id: dict(t.incident.facts) for t in items},
+        )
+
+    @property
+    def pending(self) -> int:
+        return sum(len(items) for _, items in self._pending.values())
