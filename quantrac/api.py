@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from collector.indices import flood_alarm
+from collector.schema import is_derived
 from collector.store import ReadingStore
 from gateway.config import StationConfig
 from gateway.model import Reading
@@ -195,16 +196,23 @@ def create_app(context: ApiContext) -> FastAPI:
             datetime | None, Query(alias="to", description="ISO 8601; default: now")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+        every: Annotated[
+            int | None,
+            Query(ge=1, description="window in seconds: the mean of the not-bad values of each"),
+        ] = None,
     ) -> RangePublic:
         _station_public(context, station_id)
-        if param not in registry():
-            raise HTTPException(422, f"{param!r} is not a canonical parameter")
+        if param not in registry() and not is_derived(param):
+            raise HTTPException(
+                422, f"{param!r} is neither a canonical parameter nor a derived series"
+            )
         end = _utc(end) if end else datetime.now(UTC)
         start = _utc(start) if start else end - timedelta(hours=24)
         if start >= end:
             raise HTTPException(422, "'from' must be before 'to'")
+        window = timedelta(seconds=every) if every else None
         found = await asyncio.to_thread(
-            context.store.range, station_id, param, start, end, limit=limit
+            context.store.range, station_id, param, start, end, limit=limit, every=window
         )
         return RangePublic(
             station=station_id,
