@@ -1,13 +1,21 @@
 """MQTT station ingest benchmark: the MQTT input driver against a bare aiomqtt subscriber.
 
-    .venv/bin/python -m bench.mqtt_ingest [--messages 20000] [--stations 20]
+    .venv/bin/python -m bench.mqtt_ingest [--messages 20000] [--stations 20] [--rounds 5]
+                                          [--warmup 2000] [--check]
 
-Starts its own Mosquitto on a free loopback port. For each subscriber (the bare aiomqtt client
-first, the driver second): it connects once with a persistent session and subscribes, goes
-away, ``--stations`` ``mosquitto_pub -l`` processes publish ``--messages`` flat JSON messages
-of six parameters (QoS 1) that the broker queues, and the subscriber comes back and drains
-them. Its rate is messages (and readings) from reconnect to the last message. Both see the same
-broker, topics and payloads; the ratio driver/bare is printed (target ≥ 0.7).
+Starts its own Mosquitto on a free loopback port. Both subscribers — a bare aiomqtt client
+that only ``json.loads`` each payload, and the driver (``MqttInput`` on ``MqttBus``, decoding
+to ``Reading`` s into a counting sink) — first connect once with a persistent session and
+subscribe, then go away. Each round, ``--stations`` ``mosquitto_pub -l`` processes publish
+``--messages`` flat JSON messages of six parameters (QoS 1) once; the broker queues them for
+both sessions, so both drain the very same messages. Then one subscriber comes back and drains
+its queue, then the other; the order alternates from round to round. A subscriber's rate is
+messages (and readings) from its reconnect to its last message; its CPU time is this process's
+over the same span (Mosquitto runs in its own process).
+
+A warm-up round (``--warmup`` messages) comes first and is not counted. The verdict is the
+ratio of the medians, driver/bare, over ``--rounds`` rounds (target ≥ 0.7); with ``--check``
+the exit status is 1 when it misses the target or a reading is missing.
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -39,6 +49,10 @@ from gateway.profiles import default_profiles_dir, load_mqtt_profile
 from gateway.streaming import Rejected
 
 PROFILE = "aqi_sensor_mqtt_json"
+PARAMS_PER_MESSAGE = 6
+TARGET = 0.7
+TOPIC_FILTER = "stations/+/data"
+DRAIN_TIMEOUT_S = 300.0
 
 
 def _free_port() -> int:
@@ -110,37 +124,87 @@ async def publish_all(port: int, stations: int, messages: int) -> None:
     await asyncio.sleep(0.5)  # let the broker queue the last ones
 
 
-async def bare(port: int, stations: int, messages: int) -> float:
-    def client() -> aiomqtt.Client:
-        return aiomqtt.Client("127.0.0.1", port, identifier="bench-bare", clean_session=False)
+@dataclass(frozen=True)
+class Drain:
+    """One subscriber draining one round's queue."""
 
-    async with client() as c:
-        await c.subscribe("stations/+/data", qos=1)
-    await publish_all(port, stations, messages)
+    messages: int
+    readings: int
+    rejected: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+    @property
+    def readings_rate(self) -> float:
+        return self.readings / self.seconds
+
+    @property
+    def cpu_us_per_message(self) -> float:
+        return self.cpu_seconds / self.messages * 1e6
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def stop(self, messages: int, readings: int, rejected: int = 0) -> Drain:
+        return Drain(
+            messages,
+            readings,
+            rejected,
+            time.perf_counter() - self.wall,
+            time.process_time() - self.cpu,
+        )
+
+
+def _bare_client(port: int) -> aiomqtt.Client:
+    return aiomqtt.Client("127.0.0.1", port, identifier="bench-bare", clean_session=False)
+
+
+async def bare_subscribe(port: int) -> None:
+    async with _bare_client(port) as client:
+        await client.subscribe(TOPIC_FILTER, qos=1)
+
+
+async def bare_drain(port: int, messages: int) -> Drain:
     received = 0
-    start = time.perf_counter()
-    async with client() as c:
-        await c.subscribe("stations/+/data", qos=1)
-        async for message in c.messages:
-            json.loads(bytes(message.payload))  # type: ignore[arg-type,unused-ignore]
-            received += 1
-            if received == messages:
-                break
-    return time.perf_counter() - start
+    clock = _Clock()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_TIMEOUT_S), _bare_client(port) as client:
+            await client.subscribe(TOPIC_FILTER, qos=1)
+            async for message in client.messages:
+                json.loads(bytes(message.payload))  # type: ignore[arg-type,unused-ignore]
+                received += 1
+                if received == messages:
+                    break
+    return clock.stop(received, received * PARAMS_PER_MESSAGE)
 
 
 class Counting:
-    def __init__(self) -> None:
+    """The driver's sink and dead letter: counts, and says when ``expected`` messages came."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
         self.messages = 0
         self.readings = 0
         self.rejected = 0
+        self.done = asyncio.Event()
 
     async def sink(self, station: str, readings: Sequence[Reading]) -> None:
         self.messages += 1
         self.readings += len(readings)
+        if self.messages + self.rejected >= self.expected:
+            self.done.set()
 
     async def dead_letter(self, rejected: Rejected) -> None:
         self.rejected += 1
+        if self.messages + self.rejected >= self.expected:
+            self.done.set()
 
 
 def driver_for(port: int, stations: int, messages: int) -> MqttInput:
@@ -164,62 +228,127 @@ def driver_for(port: int, stations: int, messages: int) -> MqttInput:
     return MqttInput(MqttDecoder(routes), settings, queue_size=messages + 1000)
 
 
-async def through_driver(port: int, stations: int, messages: int) -> tuple[float, Counting]:
-    async def run_until(driver: MqttInput, counting: Counting, done: int) -> float:
-        start = time.perf_counter()
-        task = asyncio.create_task(driver.run(counting.sink, counting.dead_letter))
-        while (  # noqa: ASYNC110 (polling counters, as the tests do)
-            (counting.messages + counting.rejected < done)
-            if done
-            else not (driver.bus is not None and driver.bus.connected.is_set())
-        ):
-            await asyncio.sleep(0.001)
-        elapsed = time.perf_counter() - start
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return elapsed
-
-    await run_until(driver_for(port, stations, messages), Counting(), 0)  # subscribe once
-    await publish_all(port, stations, messages)
-    counting = Counting()
-    elapsed = await run_until(driver_for(port, stations, messages), counting, messages)
-    return elapsed, counting
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
-async def main_async(args: argparse.Namespace) -> None:
+async def driver_subscribe(port: int, stations: int) -> None:
+    driver = driver_for(port, stations, 0)
+    counting = Counting(0)
+    task = asyncio.create_task(driver.run(counting.sink, counting.dead_letter))
+    while not (driver.bus is not None and driver.bus.connected.is_set()):  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    await _stop(task)
+
+
+async def driver_drain(port: int, stations: int, messages: int) -> Drain:
+    driver = driver_for(port, stations, messages)  # as a gateway starts: profiles compiled first
+    counting = Counting(messages)
+    clock = _Clock()
+    task = asyncio.create_task(driver.run(counting.sink, counting.dead_letter))
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+            await counting.done.wait()
+    drain = clock.stop(counting.messages + counting.rejected, counting.readings, counting.rejected)
+    await _stop(task)
+    return drain
+
+
+async def one_round(
+    port: int, stations: int, messages: int, *, driver_first: bool
+) -> tuple[Drain, Drain]:
+    await publish_all(port, stations, messages)  # queued once for both persistent sessions
+    if driver_first:
+        driver = await driver_drain(port, stations, messages)
+        bare = await bare_drain(port, messages)
+    else:
+        bare = await bare_drain(port, messages)
+        driver = await driver_drain(port, stations, messages)
+    return bare, driver
+
+
+def _line(name: str, drain: Drain) -> str:
+    return (
+        f"{name} {drain.rate:8,.0f} msg/s {drain.readings_rate:9,.0f} readings/s "
+        f"({drain.seconds:.2f} s, {drain.cpu_us_per_message:.0f} µs CPU/msg)"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> int:
     messages = args.messages - args.messages % args.stations
-    with tempfile.TemporaryDirectory() as directory:
-        broker, port = start_mosquitto(Path(directory))
-        try:
-            bare_s = await bare(port, args.stations, messages)
-            driver_s, counting = await through_driver(port, args.stations, messages)
-        finally:
-            broker.terminate()
-            broker.wait()
-    bare_rate = messages / bare_s
-    driver_rate = messages / driver_s
+    warmup = args.warmup - args.warmup % args.stations
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), "
         f"Python {platform.python_version()}, aiomqtt {version('aiomqtt')}"
     )
-    print(f"{messages} flat JSON messages × 6 params from {args.stations} stations (QoS 1)")
-    print(f"bare aiomqtt subscriber: {bare_rate:,.0f} messages/s ({bare_s:.2f} s)")
     print(
-        f"MQTT input driver:       {driver_rate:,.0f} messages/s, "
-        f"{counting.readings / driver_s:,.0f} readings/s ({driver_s:.2f} s), "
-        f"{counting.readings} readings, {counting.rejected} rejected"
+        f"{messages} flat JSON messages × {PARAMS_PER_MESSAGE} params from {args.stations} "
+        f"stations (QoS 1), {args.rounds} round(s) after a warm-up of {warmup}"
     )
+    results: list[tuple[Drain, Drain]] = []
+    with tempfile.TemporaryDirectory() as directory:
+        broker, port = start_mosquitto(Path(directory))
+        try:
+            await bare_subscribe(port)
+            await driver_subscribe(port, args.stations)
+            if warmup:
+                await one_round(port, args.stations, warmup, driver_first=False)
+            for index in range(args.rounds):
+                bare, driver = await one_round(
+                    port, args.stations, messages, driver_first=index % 2 == 1
+                )
+                results.append((bare, driver))
+                print(
+                    f"round {index + 1}: {_line('bare', bare)} | {_line('driver', driver)} "
+                    f"| ratio {driver.rate / bare.rate:.2f}",
+                    flush=True,
+                )
+        finally:
+            broker.terminate()
+            broker.wait()
+    bare_rate = statistics.median(b.rate for b, _ in results)
+    driver_rate = statistics.median(d.rate for _, d in results)
+    driver_readings = statistics.median(d.readings_rate for _, d in results)
+    bare_cpu = statistics.median(b.cpu_us_per_message for b, _ in results)
+    driver_cpu = statistics.median(d.cpu_us_per_message for _, d in results)
+    print(
+        f"median bare aiomqtt subscriber: {bare_rate:,.0f} messages/s, "
+        f"{bare_rate * PARAMS_PER_MESSAGE:,.0f} values/s, {bare_cpu:.0f} µs CPU/message"
+    )
+    print(
+        f"median MQTT input driver:       {driver_rate:,.0f} messages/s, "
+        f"{driver_readings:,.0f} readings/s, {driver_cpu:.0f} µs CPU/message"
+    )
+    complete = all(
+        d.readings == PARAMS_PER_MESSAGE * messages and not d.rejected for _, d in results
+    )
+    if not complete:
+        print("INCOMPLETE: the driver did not give every reading of every round")
     ratio = driver_rate / bare_rate
-    verdict = "PASS" if ratio >= 0.7 and counting.readings == 6 * messages else "FAIL"
-    print(f"SUMMARY ratio driver/bare {ratio:.2f} (target ≥ 0.7) → {verdict}")
+    rounds = ", ".join(f"{d.rate / b.rate:.2f}" for b, d in results)
+    verdict = "PASS" if ratio >= TARGET and complete else "FAIL"
+    print(
+        f"SUMMARY ratio of medians driver/bare {ratio:.3f} (rounds {rounds}; "
+        f"target ≥ {TARGET}) → {verdict}"
+    )
+    return 1 if args.check and verdict == "FAIL" else 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--stations", type=int, default=20)
-    asyncio.run(main_async(parser.parse_args(argv)))
+    parser.add_argument("--messages", type=int, default=20_000, help="per round")
+    parser.add_argument("--stations", type=int, default=20, help="publishers (one topic each)")
+    parser.add_argument("--rounds", type=int, default=5, help="counted rounds (median)")
+    parser.add_argument("--warmup", type=int, default=2_000, help="messages of the warm-up")
+    parser.add_argument(
+        "--check", action="store_true", help=f"exit 1 if the ratio is below {TARGET}"
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.messages < args.stations:
+        parser.error("at least one round of at least one message per station")
+    sys.exit(asyncio.run(main_async(args)))
 
 
 if __name__ == "__main__":

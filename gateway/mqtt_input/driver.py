@@ -92,12 +92,14 @@ class MqttInput:
         sink: ReadingSink,
         dead_letter: DeadLetter,
     ) -> None:
-        async for message in subscription:
+        handle = self.handle
+        while True:
+            message = await subscription.get()
             # Overlapping filters (stations/+/data and stations/+/+) each get a copy from the
             # bus: the first subscription that matches handles it.
-            if any(other.matches(message.topic) for other in earlier):
+            if earlier and any(other.matches(message.topic) for other in earlier):
                 continue
-            await self.handle(message.topic, message.payload, sink, dead_letter)
+            await handle(message.topic, message.payload, sink, dead_letter)
 
     async def handle(
         self,

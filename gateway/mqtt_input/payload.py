@@ -3,6 +3,11 @@
 No I/O and no clock: the arrival time is an argument, so every rule is tested by tables
 (tests/gateway/test_mqtt_payload.py). :meth:`MqttDecoder.decode` never raises for a message;
 what it cannot use comes back as :class:`Problem` s with a reason code.
+
+What a profile says about its messages is worked out once, when the decoder is made
+(:class:`DecodePlan`, one per profile as its stations use it): field paths split, parameter
+symbols resolved, unit conversions and the timestamp format looked up. Decoding a message then
+only walks the document: a six-parameter flat message costs about 10 µs (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -19,7 +24,14 @@ from zoneinfo import ZoneInfo
 
 from gateway.config import MqttSource, StationConfig
 from gateway.model import DeviceStatus, Reading
-from gateway.mqtt_input.profile import MqttProfile, TimestampSpec, conversion, topic_problems
+from gateway.mqtt_input.profile import (
+    ArraySpec,
+    MqttProfile,
+    StatusSpec,
+    TimestampSpec,
+    conversion,
+    topic_problems,
+)
 from gateway.parameters import UnknownParameterError, registry
 
 DEFAULT_TOPIC = "stations/{station}/data"
@@ -31,6 +43,13 @@ MAX_CLOCK_AHEAD = timedelta(days=1)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # Epoch numbers from 1e11 on are milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
 _EPOCH_MS_FROM = 1e11
+# JSON integers below this in size become floats without overflow (float's limit is ≈2**1024).
+_FLOAT_INT = 2**1000
+# Device times remembered per plan (the last minute of a few thousand stations).
+_MAX_TIMES = 4_096
+# Symbols, units and status codes remembered per plan: random keys from a broken device must
+# not grow memory.
+_MAX_CACHED = 10_000
 
 _MISSING: Final = object()
 
@@ -145,6 +164,9 @@ class MqttDecoder:
     def __init__(self, routes: Iterable[Route]) -> None:
         self.templates: dict[str, TopicTemplate] = {}
         self.routes: dict[str, Route] = {}
+        # One plan per profile as the stations use it (kind, timezone), shared by its stations.
+        self._plans: dict[str, DecodePlan] = {}  # by station id
+        plans: dict[tuple[int, str, ZoneInfo, tuple[tuple[str, str], ...]], DecodePlan] = {}
         for route in routes:
             template = self.templates.setdefault(route.topic, TopicTemplate(route.topic))
             other = template.routes.get(route.device_id)
@@ -155,7 +177,16 @@ class MqttDecoder:
                 )
             template.routes[route.device_id] = route
             self.routes[route.station.id] = route
+            units = tuple(sorted(route.device_units.items()))
+            # id(): the routes, so their profiles, live as long as this decoder.
+            key = (id(route.profile), route.station.kind, route.timezone, units)
+            if key not in plans:
+                plans[key] = DecodePlan(
+                    route.profile, route.station.kind, route.timezone, route.device_units
+                )
+            self._plans[route.station.id] = plans[key]
         self._symbols: dict[tuple[str, str], str | None] = {}
+        self._matches: dict[str, tuple[tuple[TopicTemplate, dict[str, str]], ...]] = {}
 
     @property
     def filters(self) -> list[str]:
@@ -169,7 +200,7 @@ class MqttDecoder:
                 raise _BadInput("too_large", f"{len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
             route, captured, document = self._route(topic, payload)
             station = route.station.id
-            return self._decode(route, captured, payload, document, arrival)
+            return self._plans[station].decode(station, captured, payload, document, arrival)
         except _BadInput as bad:
             return Outcome(station, problems=(bad.problem,))
 
@@ -178,10 +209,7 @@ class MqttDecoder:
     def _route(self, topic: str, payload: bytes) -> tuple[Route, dict[str, str], object]:
         document: object = _MISSING
         unknown = ""
-        for template in self.templates.values():
-            captured = template.match(topic)
-            if captured is None:
-                continue
+        for template, captured in self._templates_matching(topic):
             if template.station_in_topic:
                 device = captured["station"]
             else:
@@ -196,6 +224,23 @@ class MqttDecoder:
             raise _BadInput("unknown_station", f"no station has device id {unknown!r}")
         raise _BadInput("unexpected_topic", "the topic matches no station topic")
 
+    def _templates_matching(self, topic: str) -> tuple[tuple[TopicTemplate, dict[str, str]], ...]:
+        """The templates that match a topic, in order, with what they captured (remembered)."""
+        try:
+            return self._matches[topic]
+        except KeyError:
+            pass
+        found = tuple(
+            (template, captured)
+            for template in self.templates.values()
+            if (captured := template.match(topic)) is not None
+        )
+        if found:  # a topic of no station is not remembered: it may never come again
+            if len(self._matches) > _MAX_CACHED:
+                self._matches.clear()
+            self._matches[topic] = found
+        return found
+
     @staticmethod
     def _device_in_payload(template: TopicTemplate, document: object) -> str:
         paths = {r.profile.station.path for r in template.routes.values() if r.profile.station.path}
@@ -208,144 +253,226 @@ class MqttDecoder:
         looked = ", ".join(sorted(paths))
         raise _BadInput("no_station", f"no device id in the payload (looked at {looked})")
 
-    # -- decoding --------------------------------------------------------------------------
+    def canonical(self, symbol: str, kind: str) -> str | None:
+        key = (symbol, kind)
+        if key not in self._symbols:
+            if len(self._symbols) > _MAX_CACHED:
+                self._symbols.clear()
+            self._symbols[key] = _canonical(symbol, kind)
+        return self._symbols[key]
 
-    def _decode(
+
+# A parameter as a station sends it: (canonical name, canonical unit, factor, offset, and the
+# bad_unit detail when the device's unit has no conversion, else "").
+_Slot = tuple[str, str, float, float, str]
+# A dotted path, split: (key, list index when the part is digits) per level.
+_Path = tuple[tuple[str, int | None], ...]
+# Flat keys that are no parameter: the time, the status, ignored ones (rssi…); unknown symbols.
+# (Told apart by identity; their contents differ so that Python does not merge the constants.)
+_SKIP: Final[_Slot] = ("", "", 1.0, 0.0, "skip")
+_UNKNOWN: Final[_Slot] = ("", "", 1.0, 0.0, "unknown")
+
+
+class DecodePlan:
+    """A profile compiled for stations of one kind and timezone: messages → readings.
+
+    Built with the :class:`MqttDecoder` (so at start, when the site's config loads) and shared
+    by the stations that use the profile alike; per message only :meth:`decode` runs. Symbols
+    are resolved with the station's kind (flat keys, array items, numeric topics) or the
+    profile's (listed fields), as the profile check did. What a station sends (symbols, units,
+    status codes) is remembered on first sight.
+    """
+
+    def __init__(
+        self, profile: MqttProfile, kind: str, zone: ZoneInfo, device_units: Mapping[str, str]
+    ) -> None:
+        self.kind = kind
+        self.shape = profile.shape
+        self.max_payload_bytes = profile.max_payload_bytes
+        self.device_units = dict(device_units)
+        stamp = profile.timestamp
+        self.ts_path = _compile_path(stamp.path or "")
+        self.ts_format = stamp.format
+        self.ts_missing_arrival = stamp.missing == "arrival"
+        self.zone = zone
+        self.status_spec: StatusSpec | None = profile.status
+        self.status_path = _compile_path(profile.status.path) if profile.status else None
+        self.array: ArraySpec | None = profile.array
+        self.array_path = _compile_path(profile.array.path) if profile.array else None
+        self.fields: tuple[tuple[str, _Path, str, str | None], ...] = tuple(
+            (
+                spec.path,
+                _compile_path(spec.path),
+                resolve_known(spec.param, profile.kind),
+                spec.unit,
+            )
+            for spec in profile.fields
+        )
+        self.reserved = frozenset(
+            {
+                (stamp.path or "").split(".")[0],
+                profile.status.path.split(".")[0] if profile.status else "",
+                (profile.station.path or "").split(".")[0],
+                *profile.ignore,
+            }
+        )
+        self._slots: dict[str, _Slot] = {}  # canonical param → its slot in the device's unit
+        self._symbols: dict[str, str | None] = {}  # symbol → canonical param (None: unknown)
+        self._keys: dict[str, _Slot] = {}  # flat key → its slot, _SKIP or _UNKNOWN
+        self._statuses: dict[str, DeviceStatus] = {}  # status code → status
+        self._times: dict[object, datetime] = {}  # a device time as sent → UTC
+
+    def decode(
         self,
-        route: Route,
+        station: str,
         captured: Mapping[str, str],
         payload: bytes,
         document: object,
         arrival: datetime,
     ) -> Outcome:
-        profile = route.profile
-        if len(payload) > profile.max_payload_bytes:
-            raise _BadInput(
-                "too_large", f"{len(payload)} bytes (at most {profile.max_payload_bytes})"
-            )
-        message = _Message(self, route, arrival)
-        if profile.shape == "numeric":
-            message.numeric(captured["param"], payload)
+        if len(payload) > self.max_payload_bytes:
+            raise _BadInput("too_large", f"{len(payload)} bytes (at most {self.max_payload_bytes})")
+        found = _Found(station)
+        if self.shape == "numeric":
+            self._numeric(captured["param"], payload, arrival, found)
         else:
             if document is _MISSING:
                 document = _parse_json(payload)
-            if profile.shape == "array":
-                message.array(document)
+            if self.shape == "array":
+                self._array(document, arrival, found)
+            elif self.fields:
+                self._fields(document, arrival, found)
             else:
-                message.fields(document)
-        if not message.readings and not message.problems:
-            message.problems.append(Problem("no_values", "the message holds no parameter value"))
-        return Outcome(route.station.id, tuple(message.readings), tuple(message.problems))
+                self._flat(document, arrival, found)
+        readings, problems = found.readings, found.problems
+        if not readings and not problems:
+            problems.append(Problem("no_values", "the message holds no parameter value"))
+        return Outcome(station, tuple(readings), tuple(problems))
 
-    def canonical(self, symbol: str, kind: str) -> str | None:
-        key = (symbol, kind)
-        if key not in self._symbols:
-            if len(self._symbols) > 10_000:  # random keys from a broken device: stay bounded
-                self._symbols.clear()
-            try:
-                self._symbols[key] = registry().lookup(symbol, kind).name
-            except UnknownParameterError:
-                self._symbols[key] = None
-        return self._symbols[key]
+    # -- the shapes ------------------------------------------------------------------------
 
+    def _flat(self, document: object, arrival: datetime, found: _Found) -> None:
+        """Every key of the object is a parameter, but the time, the status and ignored ones.
 
-class _Message:
-    """The decoding of one message: readings and problems collected side by side."""
-
-    def __init__(self, decoder: MqttDecoder, route: Route, arrival: datetime) -> None:
-        self.decoder = decoder
-        self.route = route
-        self.profile = route.profile
-        self.arrival = arrival
-        self.readings: list[Reading] = []
-        self.problems: list[Problem] = []
-        self._seen: set[str] = set()
-
-    def fields(self, document: object) -> None:
+        The most common shape (and the benchmark's), so :meth:`_add` is written out here,
+        with JSON's own number types first.
+        """
         if not isinstance(document, dict):
             raise _BadInput("shape", f"expected a JSON object, got {_json_type(document)}")
-        ts = self._time(lookup_path(document, self.profile.timestamp.path or ""), "timestamp")
+        ts = self._time(_lookup(document, self.ts_path), "timestamp", arrival)
         status = self._status(document)
-        if self.profile.fields:
-            for spec in self.profile.fields:
-                value = lookup_path(document, spec.path)
-                if value is _MISSING:
-                    continue  # a sensor left out (maintenance, not fitted) is not an error
-                name = resolve_known(spec.param, self.profile.kind)
-                self._add(spec.path, name, value, spec.unit, ts, status)
-            return
-        reserved = {
-            (self.profile.timestamp.path or "").split(".")[0],
-            self.profile.status.path.split(".")[0] if self.profile.status else "",
-            (self.profile.station.path or "").split(".")[0],
-            *self.profile.ignore,
-        }
-        for key, value in document.items():
-            if key in reserved:
+        station, readings, problems, seen = (
+            found.station,
+            found.readings,
+            found.problems,
+            found.seen,
+        )
+        keys = self._keys
+        isfinite = math.isfinite
+        for key, raw in document.items():
+            slot = keys.get(key)
+            if slot is None:
+                slot = self._key_slot(key)
+            if slot is _SKIP:
                 continue
-            param = self.decoder.canonical(key, self.route.station.kind)
-            if param is None:
-                self.problems.append(Problem("unknown_param", f"{_short(key)!r}"))
+            if slot is _UNKNOWN:
+                problems.append(Problem("unknown_param", f"{_short(key)!r}"))
                 continue
-            self._add(key, param, value, None, ts, status)
+            param, unit, factor, offset, bad_unit = slot
+            if param in seen:
+                problems.append(Problem("duplicate_param", f"{param} given twice ({key})"))
+                continue
+            if bad_unit:
+                problems.append(Problem("bad_unit", bad_unit))
+                continue
+            if type(raw) is float and isfinite(raw):
+                value = raw
+            elif type(raw) is int and -_FLOAT_INT < raw < _FLOAT_INT:
+                value = float(raw)
+            else:
+                try:
+                    value = to_value(raw)
+                except _BadInput as bad:
+                    problems.append(Problem(bad.problem.code, f"{param}: {bad.problem.detail}"))
+                    continue
+            if value == value:  # not NaN, the "no value" a null stands for
+                value = value * factor + offset
+                if not isfinite(value):
+                    problems.append(Problem("bad_value", f"{param}: out of range"))
+                    continue
+            seen.add(param)
+            readings.append(Reading(station, param, value, unit, ts, status))
 
-    def array(self, document: object) -> None:
-        spec = self.profile.array
+    def _fields(self, document: object, arrival: datetime, found: _Found) -> None:
+        if not isinstance(document, dict):
+            raise _BadInput("shape", f"expected a JSON object, got {_json_type(document)}")
+        ts = self._time(_lookup(document, self.ts_path), "timestamp", arrival)
+        status = self._status(document)
+        for where, path, param, unit in self.fields:
+            raw = _lookup(document, path)
+            if raw is _MISSING:
+                continue  # a sensor left out (maintenance, not fitted) is not an error
+            self._add(found, where, param, raw, unit, ts, status)
+
+    def _array(self, document: object, arrival: datetime, found: _Found) -> None:
+        spec = self.array
         assert spec is not None  # the profile's validator pairs shape array with array:
-        items = lookup_path(document, spec.path) if spec.path else document
+        items = _lookup(document, self.array_path or ()) if spec.path else document
         if not isinstance(items, list):
             raise _BadInput("shape", f"expected a JSON list at {spec.path or 'the top'}")
+        problems = found.problems
         message_ts: datetime | None = None
         status = self._status(document) if isinstance(document, dict) else DeviceStatus.MEASURING
         for index, item in enumerate(items):
             where = f"item {index}"
             if not isinstance(item, dict):
-                self.problems.append(Problem("shape", f"{where} is {_json_type(item)}"))
+                problems.append(Problem("shape", f"{where} is {_json_type(item)}"))
                 continue
             symbol = item.get(spec.param)
             if not isinstance(symbol, str):
-                self.problems.append(Problem("unknown_param", f"{where}: no {spec.param!r} text"))
+                problems.append(Problem("unknown_param", f"{where}: no {spec.param!r} text"))
                 continue
-            param = self.decoder.canonical(symbol, self.route.station.kind)
+            param = self.canonical(symbol)
             if param is None:
-                self.problems.append(Problem("unknown_param", f"{where}: {_short(symbol)!r}"))
+                problems.append(Problem("unknown_param", f"{where}: {_short(symbol)!r}"))
                 continue
             unit = item.get(spec.unit) if spec.unit else None
             if unit is not None and not isinstance(unit, str):
-                self.problems.append(Problem("bad_unit", f"{where} ({param}): unit is not text"))
+                problems.append(Problem("bad_unit", f"{where} ({param}): unit is not text"))
                 continue
             try:
                 if spec.ts is not None and spec.ts in item:
-                    ts = self._time(item[spec.ts], f"{where} time")
+                    ts = self._time(item[spec.ts], f"{where} time", arrival)
                 else:
                     if message_ts is None:
-                        path = self.profile.timestamp.path
-                        raw = lookup_path(document, path) if path else _MISSING
-                        message_ts = self._time(raw, "timestamp")
+                        raw = _lookup(document, self.ts_path)
+                        message_ts = self._time(raw, "timestamp", arrival)
                     ts = message_ts
                 item_status = status
                 if spec.status is not None and spec.status in item:
                     item_status = self._status_of(item[spec.status])
             except _BadInput as bad:
-                self.problems.append(bad.problem)
+                problems.append(bad.problem)
                 continue
-            self._add(f"{where}", param, item.get(spec.value, _MISSING), unit, ts, item_status)
+            raw_value = item.get(spec.value, _MISSING)
+            self._add(found, where, param, raw_value, unit, ts, item_status)
 
-    def numeric(self, symbol: str, payload: bytes) -> None:
-        param = self.decoder.canonical(symbol, self.route.station.kind)
+    def _numeric(self, symbol: str, payload: bytes, arrival: datetime, found: _Found) -> None:
+        param = self.canonical(symbol)
         if param is None:
             raise _BadInput("unknown_param", f"{_short(symbol)!r} (from the topic)")
         try:
             text = payload.decode("utf-8").strip()
         except UnicodeDecodeError:
             raise _BadInput("not_utf8", "the payload is not UTF-8 text") from None
-        ts = self._time(_MISSING, "timestamp")
-        self._add("payload", param, text, None, ts, DeviceStatus.MEASURING)
+        ts = self._time(_MISSING, "timestamp", arrival)
+        self._add(found, "payload", param, text, None, ts, DeviceStatus.MEASURING)
 
     # -- parts -----------------------------------------------------------------------------
 
     def _add(
         self,
+        found: _Found,
         where: str,
         param: str,
         raw: object,
@@ -353,71 +480,150 @@ class _Message:
         ts: datetime,
         status: DeviceStatus,
     ) -> None:
-        if param in self._seen:
-            self.problems.append(Problem("duplicate_param", f"{param} given twice ({where})"))
+        problems = found.problems
+        if param in found.seen:
+            problems.append(Problem("duplicate_param", f"{param} given twice ({where})"))
             return
-        parameter = registry()[param]
-        device_unit = unit or self.route.device_units.get(param) or parameter.unit
-        factor_offset = _conversion(device_unit, parameter.unit)
-        if factor_offset is None:
-            self.problems.append(
-                Problem("bad_unit", f"{param}: {_short(device_unit)!r} is not {parameter.unit!r}")
-            )
+        # An empty unit is no unit, as a missing one: the profile's (or the canonical) applies.
+        _, canonical, factor, offset, bad_unit = (
+            self._slot(param, unit) if unit else self._default_slot(param)
+        )
+        if bad_unit:
+            problems.append(Problem("bad_unit", bad_unit))
             return
         if raw is _MISSING:
-            self.problems.append(Problem("bad_value", f"{param}: no value ({where})"))
+            problems.append(Problem("bad_value", f"{param}: no value ({where})"))
             return
         try:
             value = to_value(raw)
         except _BadInput as bad:
-            self.problems.append(Problem(bad.problem.code, f"{param}: {bad.problem.detail}"))
+            problems.append(Problem(bad.problem.code, f"{param}: {bad.problem.detail}"))
             return
-        factor, offset = factor_offset
         if not math.isnan(value):
             value = value * factor + offset
             if not math.isfinite(value):
-                self.problems.append(Problem("bad_value", f"{param}: out of range"))
+                problems.append(Problem("bad_value", f"{param}: out of range"))
                 return
-        self._seen.add(param)
-        self.readings.append(
-            Reading(self.route.station.id, param, value, parameter.unit, ts, status)
-        )
+        found.seen.add(param)
+        found.readings.append(Reading(found.station, param, value, canonical, ts, status))
 
-    def _time(self, raw: object, what: str) -> datetime:
-        spec = self.profile.timestamp
+    def _default_slot(self, param: str) -> _Slot:
+        """``param`` in the unit the profile says the device sends it in, or the canonical."""
+        try:
+            return self._slots[param]
+        except KeyError:
+            pass
+        slot = self._slots[param] = self._slot(param, None)  # bounded by the registry
+        return slot
+
+    def _slot(self, param: str, unit: str | None) -> _Slot:
+        """``param`` sent in ``unit`` (None: the profile's unit for it, else the canonical)."""
+        canonical = registry()[param].unit
+        device_unit = unit or self.device_units.get(param) or canonical
+        factor_offset = _conversion(device_unit, canonical)
+        if factor_offset is None:
+            problem = f"{param}: {_short(device_unit)!r} is not {canonical!r}"
+            return (param, canonical, 1.0, 0.0, problem)
+        return (param, canonical, *factor_offset, "")
+
+    def canonical(self, symbol: str) -> str | None:
+        """A symbol the station sends → the canonical parameter name (None: unknown)."""
+        try:
+            return self._symbols[symbol]
+        except KeyError:
+            pass
+        if len(self._symbols) > _MAX_CACHED:
+            self._symbols.clear()
+        param = self._symbols[symbol] = _canonical(symbol, self.kind)
+        return param
+
+    def _key_slot(self, key: str) -> _Slot:
+        if key in self.reserved:
+            slot = _SKIP
+        else:
+            param = self.canonical(key)
+            slot = _UNKNOWN if param is None else self._default_slot(param)
+        if len(self._keys) > _MAX_CACHED:
+            self._keys.clear()
+        self._keys[key] = slot
+        return slot
+
+    def _time(self, raw: object, what: str, arrival: datetime) -> datetime:
         if raw is _MISSING or raw is None:
-            if spec.missing == "arrival":
-                return self.arrival
+            if self.ts_missing_arrival:
+                return arrival
             raise _BadInput(
                 "no_timestamp", f"no {what} and the profile does not allow arrival time"
             )
-        ts = parse_time(raw, spec, self.route.timezone)
+        # Stations report on the minute, so the same time comes from many of them at once:
+        # placing a naive ISO time in its zone costs ≈1.6 µs (an epoch number ≈0.5), a lookup ≈0.15.
+        kind = type(raw)
+        if kind is str or kind is int or kind is float:
+            ts = self._times.get(raw)
+            if ts is None:
+                ts = _parse_time(raw, self.ts_format, self.zone)
+                if len(self._times) >= _MAX_TIMES:
+                    self._times.clear()
+                self._times[raw] = ts
+        else:
+            ts = _parse_time(raw, self.ts_format, self.zone)
         if ts < EARLIEST:
             raise _BadInput("bad_timestamp", f"{what} {ts.isoformat()} is before {EARLIEST.year}")
-        if ts > self.arrival + MAX_CLOCK_AHEAD:
+        if ts > arrival + MAX_CLOCK_AHEAD:
             raise _BadInput("bad_timestamp", f"{what} {ts.isoformat()} is in the future")
         return ts
 
     def _status(self, document: dict[str, object]) -> DeviceStatus:
-        if self.profile.status is None:
+        if self.status_path is None:
             return DeviceStatus.MEASURING
-        raw = lookup_path(document, self.profile.status.path)
+        raw = _lookup(document, self.status_path)
         if raw is _MISSING or raw is None:
             return DeviceStatus.MEASURING
         return self._status_of(raw)
 
     def _status_of(self, raw: object) -> DeviceStatus:
-        spec = self.profile.status
+        if type(raw) is str:  # the common case: a code seen before
+            known = self._statuses.get(raw)
+            if known is not None:
+                return known
+        spec = self.status_spec
         if spec is None:
             return DeviceStatus.MEASURING
         if isinstance(raw, bool) or not isinstance(raw, int | str):
             raise _BadInput("bad_status", f"status {_short(repr(raw))} is not a code or a name")
-        return spec.status_of(str(raw))
+        code = str(raw)
+        try:
+            return self._statuses[code]
+        except KeyError:
+            pass
+        if len(self._statuses) > _MAX_CACHED:
+            self._statuses.clear()
+        status = self._statuses[code] = spec.status_of(code)
+        return status
+
+
+class _Found:
+    """What one message gave so far: its readings, its problems, the parameters seen."""
+
+    __slots__ = ("problems", "readings", "seen", "station")
+
+    def __init__(self, station: str) -> None:
+        self.station = station
+        self.readings: list[Reading] = []
+        self.problems: list[Problem] = []
+        self.seen: set[str] = set()
 
 
 def resolve_known(symbol: str, kind: str) -> str:
     # Checked when the profile loaded, so it resolves.
     return registry().lookup(symbol, kind).name
+
+
+def _canonical(symbol: str, kind: str) -> str | None:
+    try:
+        return registry().lookup(symbol, kind).name
+    except UnknownParameterError:
+        return None
 
 
 @functools.lru_cache(maxsize=256)
@@ -430,6 +636,8 @@ def _reject_constant(name: str) -> float:
 
 
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)
+# The decoder's C scanner: (text, index) → (value, end), StopIteration where no value starts.
+_SCAN: Callable[[str, int], tuple[object, int]] = _JSON.scan_once  # type: ignore[attr-defined]
 
 
 def _parse_json(payload: bytes) -> object:
@@ -437,6 +645,15 @@ def _parse_json(payload: bytes) -> object:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         raise _BadInput("not_utf8", "the payload is not UTF-8 text") from None
+    # A document with nothing around it (what stations send) goes straight to the C scanner:
+    # 1.5 µs instead of 3.2 µs for a six-parameter message, as JSONDecoder.decode looks for
+    # whitespace around it with two regular expressions. Anything else goes the whole way.
+    try:
+        document, end = _SCAN(text, 0)
+        if end == len(text):
+            return document
+    except (StopIteration, ValueError, RecursionError):
+        pass
     try:
         return _JSON.decode(text)
     except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[…" thousands deep
@@ -445,16 +662,37 @@ def _parse_json(payload: bytes) -> object:
 
 def lookup_path(document: object, path: str) -> object:
     """The value at a dotted path ("data.sensors.pm25.value", "readings.0"), or _MISSING."""
+    return _lookup(document, _compile_path(path))
+
+
+def _compile_path(path: str) -> _Path:
+    if not path:
+        return ()
+    compiled = []
+    for part in path.split("."):
+        index: int | None = None
+        if part.isdigit():
+            try:
+                index = int(part)
+            except ValueError:  # digits int() does not read, such as "²"
+                index = None
+        compiled.append((part, index))
+    return tuple(compiled)
+
+
+def _lookup(document: object, path: _Path) -> object:
+    if len(path) == 1 and type(document) is dict:  # a flat payload's "ts" or "status"
+        return document.get(path[0][0], _MISSING)
     if not path:
         return _MISSING
     node = document
-    for part in path.split("."):
+    for key, index in path:
         if isinstance(node, dict):
-            if part not in node:
+            node = node.get(key, _MISSING)
+            if node is _MISSING:
                 return _MISSING
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        elif isinstance(node, list) and index is not None and index < len(node):
+            node = node[index]
         else:
             return _MISSING
     return node
@@ -462,6 +700,16 @@ def lookup_path(document: object, path: str) -> object:
 
 def to_value(raw: object) -> float:
     """A JSON number, or a number as text ("35.2", "35,2"); null is "no value" (NaN)."""
+    # JSON numbers first, by exact type (a bool is not an int here): the common case.
+    if type(raw) is float:
+        if math.isfinite(raw):
+            return raw
+        raise _BadInput("bad_value", f"{_short(str(raw))!r} is not a finite number")
+    if type(raw) is int:
+        try:
+            return float(raw)
+        except OverflowError:
+            raise _BadInput("bad_value", "too large") from None
     if raw is None:
         return math.nan
     if isinstance(raw, bool):
@@ -485,40 +733,69 @@ def to_value(raw: object) -> float:
     return value
 
 
-_NUMBER = re.compile(r"\d+(\.\d+)?")
-
-
 def parse_time(raw: object, spec: TimestampSpec, zone: ZoneInfo) -> datetime:
     """A device time as UTC: ISO 8601 (naive = the station's local time), epoch s or ms."""
-    fmt = spec.format
+    return _parse_time(raw, spec.format, zone)
+
+
+def _is_number(text: str) -> bool:
+    r"""Whether ``text`` is ``\d+(\.\d+)?`` (Unicode decimal digits, as re's ``\d``)."""
+    if text.isdecimal():
+        return True
+    whole, dot, fraction = text.partition(".")
+    return bool(dot) and whole.isdecimal() and fraction.isdecimal()
+
+
+def _parse_time(raw: object, fmt: str, zone: ZoneInfo) -> datetime:
+    # JSON's types first, by exact type (a bool is not an int here): the common cases.
+    if type(raw) is int or type(raw) is float:
+        if fmt == "iso8601":
+            raise _BadInput("bad_timestamp", f"{_short(repr(raw))} is not an ISO 8601 time")
+        return _from_epoch(raw, fmt)
+    if type(raw) is str:
+        text = raw.strip()
+        if fmt != "iso8601" and _is_number(text):
+            return _from_epoch(float(text), fmt)
+        return _from_iso(raw, text, fmt, zone)
     if isinstance(raw, bool):
         raise _BadInput("bad_timestamp", "true/false is not a time")
-    if isinstance(raw, str) and fmt != "iso8601" and _NUMBER.fullmatch(raw.strip()):
-        raw = float(raw)
     if isinstance(raw, int | float):
         if fmt == "iso8601":
             raise _BadInput("bad_timestamp", f"{_short(repr(raw))} is not an ISO 8601 time")
-        seconds = float(raw)
+        return _from_epoch(raw, fmt)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if fmt != "iso8601" and _is_number(text):
+            return _from_epoch(float(text), fmt)
+        return _from_iso(raw, text, fmt, zone)
+    raise _BadInput("bad_timestamp", f"{_json_type(raw)} is not a time")
+
+
+def _from_epoch(number: float, fmt: str) -> datetime:
+    try:
+        seconds = float(number)
         if fmt == "epoch_ms" or (fmt == "auto" and abs(seconds) >= _EPOCH_MS_FROM):
             seconds /= 1000.0
-        try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise _BadInput("bad_timestamp", f"{_short(repr(raw))} is not a time") from None
-    if isinstance(raw, str):
-        if fmt in ("epoch_s", "epoch_ms"):
-            raise _BadInput("bad_timestamp", f"{_short(raw)!r} is not an epoch number")
-        try:
-            ts = datetime.fromisoformat(raw.strip())
-        except ValueError:
-            raise _BadInput("bad_timestamp", f"{_short(raw)!r} is not ISO 8601") from None
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=zone)  # a naive time is the station's local time
-        try:
-            return ts.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise _BadInput("bad_timestamp", f"{_short(raw)!r} is out of range") from None
-    raise _BadInput("bad_timestamp", f"{_json_type(raw)} is not a time")
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _BadInput("bad_timestamp", f"{_short(repr(number))} is not a time") from None
+
+
+def _from_iso(raw: str, text: str, fmt: str, zone: ZoneInfo) -> datetime:
+    if fmt in ("epoch_s", "epoch_ms"):
+        raise _BadInput("bad_timestamp", f"{_short(raw)!r} is not an epoch number")
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadInput("bad_timestamp", f"{_short(raw)!r} is not ISO 8601") from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=zone)  # a naive time is the station's local time
+    elif ts.tzinfo is UTC:
+        return ts  # "…Z" or "+00:00": UTC already
+    try:
+        return ts.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise _BadInput("bad_timestamp", f"{_short(raw)!r} is out of range") from None
 
 
 def _json_type(value: object) -> str:
