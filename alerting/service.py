@@ -1,0 +1,214 @@
+"""The alerting service: clean stream → rules → incidents → grouping → routing → notifiers.
+
+One asyncio task consumes ``quantrac/v1/clean/+`` (a shared-subscription group, so several
+alerting instances can split stations), another ticks every second for what time alone
+decides: deadman rules, pending durations, repeats, and groups whose wait is over. Every
+incident change is published on ``quantrac/v1/incidents/{station}`` and saved in SQLite before
+any notification leaves; the notification log makes sending idempotent across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from alerting.incidents import Incident, IncidentManager, Transition
+from alerting.model import DeliveryStatus, Notification, Signal
+from alerting.notifiers import Notifier
+from alerting.routing import Grouper, RoutingConfig, inhibited, route
+from gateway.bus import Bus, BusMessage
+from gateway.model import Reading
+from gateway.wire import CLEAN_FILTER, WireError, decode_batch
+
+log = logging.getLogger(__name__)
+
+
+def incidents_topic(station: str) -> str:
+    return f"quantrac/v1/incidents/{station}"
+
+
+class SignalSource(Protocol):
+    """The rules (alerting.rules.Evaluator)."""
+
+    def on_batch(self, readings: Sequence[Reading]) -> list[Signal]: ...
+
+    def tick(self, now: datetime) -> list[Signal]: ...
+
+
+@dataclass
+class AlertingStats:
+    batches: int = 0
+    malformed: int = 0
+    signals: int = 0
+    transitions: int = 0
+    silenced: int = 0
+    inhibited: int = 0
+    notifications: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)  # status → count
+    unrouted: int = 0
+
+
+def incident_document(incident: Incident, change: str) -> bytes:
+    """The JSON published on the incidents topic (docs/alerting.md)."""
+    body = {
+        "v": 1,
+        "id": incident.id,
+        "change": change,
+        "rule": incident.rule,
+        "station": incident.station,
+        "kind": incident.kind.value,
+        "state": incident.state.value,
+        "level": incident.level,
+        "severity": incident.severity.name.lower(),
+        "started_at": incident.started_at.isoformat(),
+        "updated_at": incident.updated_at.isoformat(),
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "acked_by": incident.acked_by,
+        "facts": dict(incident.facts),
+    }
+    return json.dumps(body, ensure_ascii=False, default=str).encode()
+
+
+class AlertingService:
+    def __init__(
+        self,
+        bus: Bus,
+        rules: SignalSource,
+        incidents: IncidentManager,
+        grouper: Grouper,
+        routing: RoutingConfig,
+        notifiers: Mapping[str, Notifier],
+        *,
+        group: str | None = "alerting",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.bus = bus
+        self.rules = rules
+        self.incidents = incidents
+        self.grouper = grouper
+        self.routing = routing
+        self.notifiers = notifiers
+        self.clock = clock
+        self.stats = AlertingStats()
+        self.subscription = bus.subscribe(CLEAN_FILTER, group=group, maxsize=10_000)
+        self._transitions: dict[str, Transition] = {}  # notification key part → transition
+
+    async def run(self) -> None:
+        # Changes saved before a restart but never sent go out now (their keys are the same).
+        for transition in self.incidents.unnotified():
+            self.grouper.add(transition, self.clock())
+            self._transitions[transition.key] = transition
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._consume())
+            tasks.create_task(self._tick())
+
+    async def _consume(self) -> None:
+        while True:
+            message = await self.subscription.get()
+            readings = self._decode(message)
+            if readings:
+                self.stats.batches += 1
+                await self.on_signals(self.rules.on_batch(readings))
+
+    def _decode(self, message: BusMessage) -> list[Reading]:
+        try:
+            return list(decode_batch(message.payload, topic=message.topic).readings)
+        except WireError as exc:
+            self.stats.malformed += 1
+            log.warning("malformed clean batch: %s", exc)
+            return []
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            await self.tick()
+
+    async def tick(self) -> None:
+        now = self.clock()
+        await self.on_signals(self.rules.tick(now))
+        for reminder in self.incidents.repeats(now):
+            await self.on_transition(reminder)
+        for notification in self.grouper.due(now):
+            await self.dispatch(notification)
+
+    async def on_signals(self, signals: Sequence[Signal]) -> None:
+        self.stats.signals += len(signals)
+        for signal in signals:
+            transition = self.incidents.on_signal(signal)
+            if transition is not None:
+                await self.on_transition(transition)
+
+    async def on_transition(self, transition: Transition) -> None:
+        self.stats.transitions += 1
+        incident = transition.incident
+        await self.bus.publish(
+            incidents_topic(incident.station),
+            incident_document(incident, transition.change.value),
+        )
+        now = self.clock()
+        silence = self.incidents.silenced(incident, now)
+        if silence is not None:
+            self.stats.silenced += 1
+            log.info("%s %s: silenced (%s)", incident.id, transition.change, silence.comment)
+            self.incidents.notified(transition, now)
+            return
+        reason = inhibited(transition, self.incidents.open)
+        if reason is not None:
+            self.stats.inhibited += 1
+            log.info("%s %s: inhibited, %s", incident.id, transition.change, reason)
+            self.incidents.notified(transition, now)
+            return
+        self._transitions[transition.key] = transition
+        self.grouper.add(transition, now)
+
+    async def dispatch(self, notification: Notification) -> None:
+        receivers = route(self.routing.routes, notification)
+        if not receivers:
+            self.stats.unrouted += 1
+            log.warning("notification %s matched no route", notification.title)
+        self.stats.notifications += 1
+        for receiver in receivers:
+            await self._deliver(notification, receiver)
+        now = self.clock()
+        for key in notification.key.split("|"):
+            transition = self._transitions.pop(key, None)
+            if transition is not None:
+                self.incidents.notified(transition, now)
+
+    async def _deliver(self, notification: Notification, receiver: str) -> None:
+        group = self.routing.recipients.get(receiver)
+        if group is not None:
+            members = [m.recipient() for m in group.members]
+            channels = group.channels
+        else:
+            members = []
+            channels = [self.routing.endpoints[receiver]]
+        for channel in channels:
+            notifier = self.notifiers.get(channel)
+            if notifier is None:
+                log.error("receiver %s: no %s notifier configured", receiver, channel)
+                continue
+            # Each notifier checks the notification log first: a key already sent to a
+            # recipient (before a restart, say) is not sent again.
+            deliveries = await notifier.send(notification, members)
+            for delivery in deliveries:
+                status = delivery.status.value
+                self.stats.deliveries[status] = self.stats.deliveries.get(status, 0) + 1
+                if delivery.status is not DeliveryStatus.SENT:
+                    log.error(
+                        "%s to %s via %s: %s %s",
+                        notification.title, delivery.recipient, channel,
+                        delivery.status.value, delivery.detail,
+                    )  # fmt: skip
+
+    def health(self) -> dict[str, object]:
+        return {
+            **{k: v for k, v in vars(self.stats).items()},
+            "open_incidents": len(self.incidents.open),
+            "waiting_in_groups": self.grouper.pending,
+        }
