@@ -23,6 +23,7 @@ from alerting.notifiers.base import (
     TokenBucket,
     status_of,
 )
+from alerting.notifiers.console import ConsoleConfig, ConsoleNotifier
 from alerting.notifiers.email import EmailConfig, EmailNotifier
 from alerting.notifiers.grafana import GrafanaConfig, GrafanaNotifier
 from alerting.notifiers.log import LogEntry, NotificationLog
@@ -46,6 +47,7 @@ NOTIFIERS: Mapping[str, NotifierEntry] = {
     "zalo": NotifierEntry(ZaloConfig, ZaloNotifier.from_config),
     "grafana": NotifierEntry(GrafanaConfig, GrafanaNotifier.from_config),
     "email": NotifierEntry(EmailConfig, EmailNotifier.from_config),
+    "console": NotifierEntry(ConsoleConfig, ConsoleNotifier.from_config),
 }
 
 
