@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerting.incidents import Incident, Transition
 from alerting.model import AlertKind, Notification, NotificationState, Recipient, Severity
@@ -50,6 +50,13 @@ class Match(_Strict):
     kind: list[AlertKind] | None = None
     severity_at_least: Severity | None = None
     district: list[str] | None = None
+
+    @field_validator("severity_at_least", mode="before")
+    @classmethod
+    def _severity_by_name(cls, value: object) -> object:
+        if isinstance(value, str) and value.upper() in Severity.__members__:
+            return Severity[value.upper()]
+        return value
 
     def matches(self, notification: Notification) -> bool:
         if self.kind is not None and notification.kind not in self.kind:
@@ -119,9 +126,7 @@ class Grouper:
     group_by: Sequence[str]
     districts: Mapping[str, str]  # station → district
     render: Render
-    _pending: dict[tuple[str, ...], tuple[datetime, list[Transition]]] = field(
-        default_factory=dict
-    )
+    _pending: dict[tuple[str, ...], tuple[datetime, list[Transition]]] = field(default_factory=dict)
 
     def key(self, transition: Transition) -> tuple[str, ...]:
         incident = transition.incident
