@@ -273,9 +273,7 @@ class IncidentManager:
         )
         return self._changed(incident, change, current.level)
 
-    def _changed(
-        self, incident: Incident, change: NotificationState, previous: int
-    ) -> Transition:
+    def _changed(self, incident: Incident, change: NotificationState, previous: int) -> Transition:
         self.store.save(incident)
         if incident.open:
             self.open[incident.id] = incident
