@@ -6,12 +6,14 @@ the file: each notifier's config names the environment variables that hold them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from alerting.model import Severity
 from alerting.notifiers import NOTIFIERS, ChannelConfig, notifier_config
 from alerting.routing import Route, RoutingConfig
 
@@ -27,6 +29,15 @@ class AlertingConfig(BaseModel):
     notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)  # channel → its config
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     incidents_db: str = "incidents.sqlite3"  # under the data directory
+    # Hours after which an unacknowledged, unchanged incident is sent again, per severity.
+    repeat_after_h: dict[str, float] = Field(
+        default_factory=lambda: {"info": 24, "warning": 6, "critical": 2, "emergency": 1}
+    )
+
+    def repeat_after(self) -> dict[Severity, timedelta]:
+        hours = {"info": 24.0, "warning": 6.0, "critical": 2.0, "emergency": 1.0}
+        hours.update({k.lower(): v for k, v in self.repeat_after_h.items()})
+        return {s: timedelta(hours=hours[s.name.lower()]) for s in Severity}
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertingConfig:
@@ -43,6 +54,9 @@ class AlertingConfig(BaseModel):
             if channel not in self.notifiers:
                 problems.append(f"endpoints.{name}: channel {channel!r} has no notifier")
         known = set(self.routing.recipients) | set(self.routing.endpoints)
+        for name in self.repeat_after_h:
+            if name.upper() not in Severity.__members__:
+                problems.append(f"repeat_after_h: unknown severity {name!r}")
 
         def walk(routes: list[Route], where: str) -> None:
             for i, route in enumerate(routes):

@@ -287,6 +287,8 @@ class IncidentManager:
         for incident in list(self.open.values()):
             if incident.acked_by is not None or incident.notified_at is None:
                 continue
+            if incident.notified_revision < incident.revision:
+                continue  # a change is on its way already: that is the news, not a reminder
             if now - incident.notified_at >= self.repeat_after[incident.severity]:
                 reminded = replace(incident, revision=incident.revision + 1)
                 due.append(self._changed(reminded, NotificationState.REPEAT, incident.level))

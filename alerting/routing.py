@@ -21,7 +21,14 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerting.incidents import Incident, Transition
-from alerting.model import AlertKind, Notification, NotificationState, Recipient, Severity
+from alerting.model import (
+    AlertKind,
+    Notification,
+    NotificationState,
+    Recipient,
+    Severity,
+    Signal,
+)
 
 
 class _Strict(BaseModel):
@@ -116,6 +123,31 @@ def inhibited(transition: Transition, open_incidents: Mapping[str, Incident]) ->
 
 
 Render = Callable[[Sequence[Transition]], tuple[str, str, str]]  # title, text vi, text en
+
+
+def transition_signal(transition: Transition) -> Signal:
+    """The signal an incident's latest change stands for: what the templates render."""
+    incident = transition.incident
+    facts = incident.facts
+    value = facts.get("value")
+    return Signal(
+        rule=incident.rule,
+        station=incident.station,
+        kind=incident.kind,
+        level=incident.level,
+        severity=incident.severity,
+        ts=incident.updated_at,
+        param=str(facts.get("param", "")),
+        value=float(value) if isinstance(value, int | float) else None,
+        facts=facts,
+    )
+
+
+def render_transitions(transitions: Sequence[Transition]) -> tuple[str, str, str]:
+    """Vietnamese title and text, English text (alerting.templates), one line per station."""
+    from alerting.templates import render_texts
+
+    return render_texts([transition_signal(t) for t in transitions])
 
 
 @dataclass

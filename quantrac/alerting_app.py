@@ -1,0 +1,86 @@
+"""Assembling the alerting service from a site: rules.yaml, alerting.yaml, the data directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alerting.config import AlertingConfig, load_alerting
+from alerting.incidents import IncidentManager, IncidentStore
+from alerting.notifiers import Notifier, NotifierContext, build_notifier
+from alerting.notifiers.log import NotificationLog
+from alerting.routing import Grouper, render_transitions
+from alerting.rules import Evaluator, load_rules
+from alerting.rules.config import RuleConfig
+from alerting.service import AlertingService
+from gateway.bus import Bus
+from quantrac.site import Site
+
+
+@dataclass
+class AlertingApp:
+    service: AlertingService
+    evaluator: Evaluator
+    incidents: IncidentStore
+    log: NotificationLog
+    notifiers: dict[str, Notifier]
+
+    async def aclose(self) -> None:
+        for notifier in self.notifiers.values():
+            await notifier.aclose()
+        self.incidents.close()
+        self.log.close()
+
+
+def site_rules(site: Site) -> list[RuleConfig]:
+    path = site.directory / "rules.yaml"
+    return load_rules(path) if path.exists() else []
+
+
+def build_alerting(
+    site: Site,
+    bus: Bus,
+    data_dir: Path,
+    *,
+    config: AlertingConfig | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    environ: Mapping[str, str] | None = None,
+    group: str | None = "alerting",
+) -> AlertingApp:
+    """Everything checked and opened; nothing connected (the bus connects when entered)."""
+    config = config or load_alerting(site.directory)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    evaluator = Evaluator(site_rules(site), site.stations)
+    districts = {s.id: s.district for s in site.stations.values()}
+    store = IncidentStore(data_dir / config.incidents_db)
+    incidents = IncidentManager(
+        store, districts=districts, repeat_after=config.repeat_after()
+    )
+    # Rule state lives in memory: seed it with what was open, so a fall during the restart is
+    # still reported and closes its incident.
+    for incident in incidents.open.values():
+        evaluator.restore(incident.rule, incident.station, incident.level)
+    log = NotificationLog(data_dir / "notifications.sqlite3")
+    context = NotifierContext(
+        log=log,
+        environ=os.environ if environ is None else environ,
+        state_dir=data_dir,
+        now=clock,
+    )
+    notifiers = {
+        channel: build_notifier(channel, channel_config, context)
+        for channel, channel_config in config.channel_configs().items()
+    }
+    grouper = Grouper(
+        timedelta(seconds=config.routing.group_wait_s),
+        config.routing.group_by,
+        districts,
+        render_transitions,
+    )
+    service = AlertingService(
+        bus, evaluator, incidents, grouper, config.routing, notifiers, group=group, clock=clock
+    )
+    return AlertingApp(service, evaluator, store, log, notifiers)
