@@ -31,7 +31,7 @@ class AlertingConfig(BaseModel):
     incidents_db: str = "incidents.sqlite3"  # under the data directory
     # Hours after which an unacknowledged, unchanged incident is sent again, per severity.
     repeat_after_h: dict[str, float] = Field(
-        default_factory=lambda: {"info": 24, "warning": 6, "critical": 2, "emergency": 1}
+        default_factory=lambda: {"info": 24.0, "warning": 6.0, "critical": 2.0, "emergency": 1.0}
     )
 
     def repeat_after(self) -> dict[Severity, timedelta]:
