@@ -313,6 +313,22 @@ class IncidentManager:
         self.open[incident_id] = acked
         return acked
 
+    def sync_acks(self) -> None:
+        """Take acknowledgements made by other processes (the CLI, the API) from the store."""
+        for stored in self.store.open_incidents():
+            current = self.open.get(stored.id)
+            if (
+                current is not None
+                and stored.revision == current.revision
+                and stored.acked_by != current.acked_by
+            ):
+                self.open[stored.id] = replace(
+                    current,
+                    acked_by=stored.acked_by,
+                    acked_at=stored.acked_at,
+                    ack_note=stored.ack_note,
+                )
+
     def silenced(self, incident: Incident, at: datetime) -> Silence | None:
         district = self.districts.get(incident.station, "")
         for silence in self.store.silences(at):

@@ -130,6 +130,7 @@ class AlertingService:
 
     async def tick(self) -> None:
         now = self.clock()
+        await asyncio.to_thread(self.incidents.sync_acks)
         await self.on_signals(self.rules.tick(now))
         for reminder in self.incidents.repeats(now):
             await self.on_transition(reminder)

@@ -143,3 +143,82 @@ def rules_test(
             )  # fmt: skip
     console.print(table)
     console.print(f"{len(fired)} change(s) would have been notified.")
+
+
+incidents_app = typer.Typer(help="Incidents: list, acknowledge, silence.", no_args_is_help=True)
+DataDirArg = Annotated[Path, typer.Option("--data-dir", help="the alerting service's data")]
+
+
+def _store(data_dir: Path) -> IncidentStore:
+    path = data_dir / "incidents.sqlite3"
+    if not path.exists():
+        console.print(f"[red]no incidents in {data_dir} (is the alerting service using it?)[/]")
+        raise typer.Exit(2)
+    return IncidentStore(path)
+
+
+@incidents_app.command("list")
+def incidents_list(data_dir: DataDirArg = Path("data")) -> None:
+    """Open incidents, newest change first."""
+    store = _store(data_dir)
+    table = Table(title="Sự cố đang mở")
+    for column in ("id", "mức", "cấp", "từ (UTC+7)", "cập nhật", "xác nhận"):
+        table.add_column(column)
+    for incident in sorted(store.open_incidents(), key=lambda i: i.updated_at, reverse=True):
+        table.add_row(
+            incident.id, incident.severity.name.lower(), str(incident.level),
+            (incident.started_at + VIETNAM_OFFSET).strftime("%H:%M %d/%m"),
+            (incident.updated_at + VIETNAM_OFFSET).strftime("%H:%M %d/%m"),
+            f"{incident.acked_by} ({incident.ack_note})" if incident.acked_by else "–",
+        )  # fmt: skip
+    console.print(table)
+    store.close()
+
+
+@incidents_app.command("ack")
+def incidents_ack(
+    incident_id: Annotated[str, typer.Argument(help="rule:station, as `incidents list` shows")],
+    by: Annotated[str, typer.Option(help="who acknowledges")],
+    note: Annotated[str, typer.Option(help="what is being done")] = "",
+    data_dir: DataDirArg = Path("data"),
+) -> None:
+    """Acknowledge an open incident: its reminders stop until its level changes."""
+    store = _store(data_dir)
+    manager = IncidentManager(store)
+    try:
+        manager.acknowledge(incident_id, by, note, datetime.now(UTC))
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/]")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    console.print(f"{incident_id}: acknowledged by {by}")
+
+
+@incidents_app.command("silence")
+def incidents_silence(
+    by: Annotated[str, typer.Option(help="who silences")],
+    comment: Annotated[str, typer.Option(help="why")],
+    hours: Annotated[float, typer.Option(help="for how long")] = 2.0,
+    station: Annotated[str | None, typer.Option(help="only this station")] = None,
+    rule: Annotated[str | None, typer.Option(help="only this rule")] = None,
+    district: Annotated[str | None, typer.Option(help="only this district")] = None,
+    maintenance: Annotated[bool, typer.Option(help="a planned maintenance window")] = False,
+    data_dir: DataDirArg = Path("data"),
+) -> None:
+    """Hold the notifications of matching incidents for a while (they are still tracked)."""
+    from alerting.incidents import Silence
+
+    if station is None and rule is None and district is None:
+        console.print(
+            "[red]give --station, --rule or --district: silencing everything is refused[/]"
+        )
+        raise typer.Exit(2)
+    store = _store(data_dir)
+    now = datetime.now(UTC)
+    silence = store.add_silence(
+        Silence(0, now, now + timedelta(hours=hours), by, comment, station, rule, district,
+                maintenance)
+    )  # fmt: skip
+    store.close()
+    console.print(f"silence {silence.id} until {(silence.ends_at + VIETNAM_OFFSET):%H:%M %d/%m}")

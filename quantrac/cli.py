@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import typer
 from rich.table import Table
 
-from quantrac.alerting_cli import alerting, rules_app
+from quantrac.alerting_cli import alerting, incidents_app, rules_app
 from quantrac.cli_common import (
     DEFAULT_SITE,
     console,
@@ -38,6 +38,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(modbus_app, name="modbus")
 app.add_typer(station_app, name="station")
 app.add_typer(rules_app, name="rules")
+app.add_typer(incidents_app, name="incidents")
 app.command("alerting")(alerting)
 
 SiteArg = Annotated[Path, typer.Argument(help="site directory (site.yaml + stations/)")]
