@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
+from alerting.config import AlertingConfig
 from collector.derived import DerivedSeries
 from collector.indices import flood_alarm
 from collector.qc import QcChain, QcSettings
@@ -31,6 +32,7 @@ from collector.store.sqlite import SqliteStore
 from gateway.bus.memory import InProcessBus
 from gateway.config import StationConfig, TcpConnection, Tt10Source
 from gateway.tt10 import tt10_inbox_for
+from quantrac.alerting_app import build_alerting, compressed_rules, site_rules
 from quantrac.api import ApiContext, create_app
 from quantrac.board import index_board, vi_number
 from quantrac.runners import GatewayService, api_server, free_port, station_catalog
@@ -181,6 +183,21 @@ async def run_demo(
     qc = QcChain(QcSettings(site.stations, time_scale=DEMO_TIME_SCALE))
     derived = DerivedSeries(store, site.stations)  # flood levels, rain totals, hourly AQI/WQI
     collector = Collector(bus, store, qc=qc, derived=derived)
+    # Warnings on the console (the embedded default), from the site's rules on demo time.
+    console_only = AlertingConfig.model_validate(
+        {
+            "notifiers": {"console": {}},
+            "routing": {
+                "endpoints": {"console": "console"},
+                "routes": [{"to": ["console"]}],
+                "group_wait_s": 3,  # one storm, one message: stations changing together
+            },
+        }
+    )
+    alerting = build_alerting(
+        site, bus, data_dir, config=console_only,
+        rules=compressed_rules(site_rules(site), DEMO_TIME_SCALE),
+    )  # fmt: skip
     gateway = GatewayService(
         site, bus, stations, outbox_path=data_dir / f"outbox-{site.settings.gateway_id}.sqlite3"
     )
@@ -196,7 +213,11 @@ async def run_demo(
         store=store,
         stations={s.id: s for s in stations},
         site_name=site.settings.name,
-        health=lambda: {"gateway": gateway.health(), "collector": collector.health()},
+        health=lambda: {
+            "gateway": gateway.health(),
+            "collector": collector.health(),
+            "alerting": alerting.service.health(),
+        },
         station_health=gateway.station_health,
     )
     server = api_server(create_app(context), host, port)
@@ -239,6 +260,7 @@ async def run_demo(
             await asyncio.to_thread(tt10_ftp.start)
         tasks = [
             spawn(collector.run(), "collector"),
+            spawn(alerting.service.run(), "alerting"),
             spawn(gateway.run(), "gateway"),
             spawn(server.serve(), "api"),
             spawn(every(1.0, watch.check), "flood-watch"),
@@ -259,7 +281,8 @@ async def run_demo(
         # Gateway first, then give the collector one flush interval to store what is in
         # flight, then the rest: nothing polled before Ctrl-C is lost on the way out.
         by_name = {task.get_name(): task for task in tasks}
-        for name in ("tt10-feed", "gateway", "flood-watch", "index-board", "collector", "api"):
+        names = ("tt10-feed", "gateway", "flood-watch", "index-board", "collector", "alerting")
+        for name in (*names, "api"):
             running = by_name.get(name)
             if running is None:
                 continue
@@ -269,6 +292,7 @@ async def run_demo(
                 running.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await running
+        await alerting.aclose()
         for simulator in simulators:
             await simulator.stop()
         if tt10_ftp is not None:

@@ -49,7 +49,11 @@ class ConsoleNotifier:
     ) -> list[Delivery]:
         async def attempt() -> Outcome:
             style = STYLE[notification.severity]
-            self.console.print(f"[{style}]{notification.title}[/]\n{notification.text}")
+            # A single station's text starts with its title; a group's text lists the stations.
+            text = notification.text
+            if text.startswith(notification.title):
+                text = text[len(notification.title) :]
+            self.console.print(f"[{style}]{notification.title}[/]{text}")
             if self.config.english:
                 self.console.print(f"[dim]{notification.text_en}[/]")
             self.printed.append(notification)
