@@ -25,7 +25,7 @@ from quantrac.cli_common import (
     site_or_exit,
 )
 from quantrac.settings import Settings, get_settings
-from quantrac.site import SiteConfigError, load_site
+from quantrac.site import Site, SiteConfigError, load_site
 from quantrac.technician import modbus_app, station_app
 
 if TYPE_CHECKING:
@@ -346,6 +346,27 @@ def config_check(site_dir: SiteArg) -> None:
             every = "as sent"
         table.add_row(s.id, s.name, s.kind, s.district, *reads, every)
     console.print(table)
+    _check_alerting(site)
+
+
+def _check_alerting(site: Site) -> None:
+    """rules.yaml against the stations, and alerting.yaml's notifiers and routes."""
+    from alerting.config import load_alerting
+    from alerting.rules import Evaluator
+    from alerting.rules.config import RuleConfigError
+    from quantrac.alerting_app import site_rules
+
+    try:
+        evaluator = Evaluator(site_rules(site), site.stations)
+        config = load_alerting(site.directory)
+    except (RuleConfigError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    routes = len(config.routing.routes)
+    console.print(
+        f"rules: {len(evaluator.slots)} rule × station pair(s); alerting: notifiers "
+        f"{', '.join(config.notifiers)}; {routes} route(s)"
+    )
 
 
 def main() -> None:
