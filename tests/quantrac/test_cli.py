@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +357,62 @@ def test_an_mqtt_station_through_quantrac_gateway_reaches_the_store(
     }, logs["gateway"].read_text()
     for process in reversed(processes):
         assert stop(process, signal.SIGTERM) == 0, process.args
+
+
+def test_quantrac_alerting_sends_a_signed_webhook_over_mosquitto(
+    tmp_path: Path, mosquitto: Mosquitto, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """The service as its own process: a clean batch on the broker → the IOC's webhook."""
+    import asyncio
+
+    from gateway.bus.mqtt import MqttBus, MqttSettings
+    from gateway.model import Quality, Reading, ReadingBatch
+    from gateway.wire import clean_topic, encode_batch
+    from tests.alerting.receivers import HttpReceiver, Reply
+
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE_SITE, site)
+    rules = yaml.safe_load((site / "rules.yaml").read_text(encoding="utf-8"))
+    flood = [r for r in rules if r["id"] == "flood_levels"]
+    flood[0]["pending"] = 0  # one reading above BĐ II is enough here
+    (site / "rules.yaml").write_text(yaml.safe_dump(flood, allow_unicode=True), encoding="utf-8")
+    receiver = HttpReceiver().start()
+    receiver.script("/ioc", Reply(200, json={"ok": True}))
+    alerting = {
+        "notifiers": {"webhook": {"url": f"{receiver.url}/ioc", "secret_env": "IOC_SECRET"}},
+        "routing": {"endpoints": {"ioc": "webhook"}, "routes": [{"to": ["ioc"]}],
+                    "group_wait_s": 0},
+    }  # fmt: skip
+    (site / "alerting.yaml").write_text(yaml.safe_dump(alerting), encoding="utf-8")
+    log = tmp_path / "alerting.log"
+    os.environ["IOC_SECRET"] = "bí mật"
+    try:
+        processes.append(
+            start("alerting", str(site), "--broker", mosquitto.url,
+                  "--data-dir", str(tmp_path / "data"), log=log)
+        )  # fmt: skip
+        wait_for_text(log, "alerting:")
+
+        async def publish() -> None:
+            bus = MqttBus(MqttSettings.from_url(mosquitto.url, client_id="collector-test"))
+            now = datetime.now(UTC)
+            level = Reading("kim_long", "water_level", 2.25, "m", now, quality=Quality.GOOD)
+            async with bus:
+                await bus.publish(
+                    clean_topic("kim_long"),
+                    encode_batch(ReadingBatch("collector", 1, "kim_long", (level,))),
+                )
+                await asyncio.sleep(0.5)
+
+        deadline = time.monotonic() + 20
+        while not receiver.to("/ioc") and time.monotonic() < deadline:
+            asyncio.run(publish())
+            time.sleep(1)
+        (request,) = receiver.to("/ioc")[:1]
+        body = request.json()
+        assert (body["state"], body["level"]) == ("firing", 2)
+        assert body["title"] == "[BÁO ĐỘNG II] Sông Hương tại Kim Long"
+        assert stop(processes[-1], signal.SIGTERM) == 0
+    finally:
+        os.environ.pop("IOC_SECRET", None)
+        receiver.stop()
