@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from alerting.incidents import IncidentManager, IncidentStore
+from alerting.service import incident_document
 from collector.indices import flood_alarm
 from collector.schema import is_derived
 from collector.store import ReadingStore
@@ -28,6 +31,13 @@ class ApiContext:
     # In one process (the demo) the gateway's and collector's live counters; apart, None.
     health: Callable[[], dict[str, Any]] | None = None
     station_health: Callable[[str], dict[str, Any] | None] | None = None
+    # The alerting service's incidents file, read and acknowledged through the API.
+    incidents: IncidentStore | None = None
+
+
+class AckRequest(BaseModel):
+    by: str
+    note: str = ""
 
 
 class ReadingPublic(BaseModel):
@@ -137,6 +147,27 @@ def create_app(context: ApiContext) -> FastAPI:
             ],
         }
 
+    @app.get("/incidents")
+    async def incidents(context: Context) -> list[dict[str, Any]]:
+        """Open incidents, newest change first, as published on quantrac/v1/incidents/."""
+        store = _incidents(context)
+        found = await asyncio.to_thread(store.open_incidents)
+        found.sort(key=lambda i: i.updated_at, reverse=True)
+        return [json.loads(incident_document(i, i.state.value)) for i in found]
+
+    @app.post("/incidents/{incident_id}/ack")
+    async def acknowledge(incident_id: str, ack: AckRequest, context: Context) -> dict[str, Any]:
+        """Acknowledge an open incident: its reminders stop until its level changes. The
+        running alerting service takes it from the incidents file within a second."""
+        store = _incidents(context)
+        manager = await asyncio.to_thread(IncidentManager, store)
+        try:
+            acked = manager.acknowledge(incident_id, ack.by, ack.note, datetime.now(UTC))
+        except KeyError:
+            raise HTTPException(404, f"no open incident {incident_id!r}") from None
+        body: dict[str, Any] = json.loads(incident_document(acked, "acknowledged"))
+        return body
+
     @app.get("/health")
     def health(context: Context) -> dict[str, Any]:
         body: dict[str, Any] = {"status": "ok"}
@@ -223,6 +254,12 @@ def create_app(context: ApiContext) -> FastAPI:
         )
 
     return app
+
+
+def _incidents(context: ApiContext) -> IncidentStore:
+    if context.incidents is None:
+        raise HTTPException(404, "no incidents here: the API was started without alerting data")
+    return context.incidents
 
 
 def _utc(ts: datetime) -> datetime:

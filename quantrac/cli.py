@@ -272,6 +272,7 @@ def api(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Serve the HTTP API from the store."""
+    from alerting.incidents import IncidentStore
     from quantrac.api import ApiContext, create_app
     from quantrac.runners import api_server, station_catalog
 
@@ -279,10 +280,12 @@ def api(
     settings = _with_data_dir(data_dir, store_url)
     site = site_or_exit(site_dir) if site_dir else None
     store = _open_store(settings, station_catalog(site) if site else None)
+    incidents_file = settings.data_dir / "incidents.sqlite3"
     context = ApiContext(
         store=store,
         stations=dict(site.stations) if site else {},
         site_name=site.settings.name if site else "",
+        incidents=IncidentStore(incidents_file) if incidents_file.exists() else None,
     )
     server = api_server(create_app(context), host or settings.api_host, port or settings.api_port)
     console.print(f"API on http://{server.config.host}:{server.config.port}/stations")

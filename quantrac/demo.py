@@ -218,6 +218,7 @@ async def run_demo(
             "collector": collector.health(),
             "alerting": alerting.service.health(),
         },
+        incidents=alerting.incidents,
         station_health=gateway.station_health,
     )
     server = api_server(create_app(context), host, port)

@@ -46,3 +46,33 @@ async def test_derived_series_and_windows(tmp_path: Path) -> None:
     assert means == [1.25, 1.85]
     assert unknown.status_code == 422
     assert "derived series" in unknown.json()["detail"]
+
+
+async def test_incidents_listed_and_acknowledged(tmp_path: Path) -> None:
+    from alerting.incidents import IncidentManager, IncidentStore
+    from alerting.model import AlertKind, Severity, Signal
+
+    incidents = IncidentStore(tmp_path / "incidents.sqlite3")
+    service = IncidentManager(incidents)
+    service.on_signal(
+        Signal("flood_levels", "kim_long", AlertKind.FLOOD, 2, Severity.CRITICAL, T0,
+               facts={"label": "BĐ II"})
+    )  # fmt: skip
+    store = SqliteStore(tmp_path / "q.sqlite3")
+    app = create_app(ApiContext(store=store, incidents=incidents))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://a") as api:
+        listed = (await api.get("/incidents")).json()
+        ack = await api.post(
+            "/incidents/flood_levels:kim_long/ack", json={"by": "Trần Văn An", "note": "đã báo"}
+        )
+        missing = await api.post("/incidents/none:here/ack", json={"by": "x"})
+    assert [(i["id"], i["level"], i["facts"]["label"]) for i in listed] == [
+        ("flood_levels:kim_long", 2, "BĐ II")
+    ]
+    assert ack.json()["acked_by"] == "Trần Văn An"
+    assert missing.status_code == 404
+    service.sync_acks()  # the running service takes it
+    assert service.open["flood_levels:kim_long"].acked_by == "Trần Văn An"
+    store.close()
+    incidents.close()
