@@ -15,11 +15,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bench.collector_write import START, Stopwatch, report
-from collector.points import Points
+from bench.collector_write import START, Stopwatch, check_and_write, report
 from collector.qc import QcChain
 from collector.schema import StationInfo
-from collector.store import Flags
 from collector.store.influx import InfluxStore
 from collector.store.lines import LineRenderer
 from gateway.model import Reading
@@ -52,13 +50,7 @@ def influx_run(directory: Path, parts: list[list[Reading]], out: Callable[[str],
         qc = QcChain(clock=lambda: START + timedelta(days=1))
         watch = Stopwatch()
         for part in parts:
-            with watch("extract"):
-                points = Points.of(part)
-            with watch("qc"):
-                checked = qc.check(points)
-                flags = Flags(checked.quality.tolist(), checked.reasons())
-            with watch("write"):
-                store.write(part, flags)
+            check_and_write(part, qc, store, watch)
         store.close()
         readings = sum(len(p) for p in parts)
         report("InfluxDB 1.x (v1 /write, gzip)", readings, watch, bare_s, out)

@@ -35,7 +35,7 @@ import numpy as np
 from collector.points import Points
 from collector.qc import QcChain
 from collector.schema import StationInfo
-from collector.store import Flags
+from collector.store import Flags, ReadingStore
 from collector.store.sqlite import SqliteStore
 from gateway.model import Reading
 
@@ -76,6 +76,19 @@ class Stopwatch:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
+def check_and_write(
+    part: list[Reading], qc: QcChain, store: ReadingStore, watch: Stopwatch
+) -> None:
+    """The collector's path for one flush, each stage on the stopwatch."""
+    with watch("extract"):
+        points = Points.of(part)
+    with watch("qc"):
+        checked = qc.check(points)
+        flags = Flags(checked.quality.tolist(), checked.reasons())
+    with watch("write"):
+        store.write(part, flags)
+
+
 def qc_and_sqlite(
     directory: Path, parts: list[list[Reading]], warm: int
 ) -> tuple[Stopwatch, Stopwatch, QcChain]:
@@ -85,14 +98,7 @@ def qc_and_sqlite(
     qc = QcChain(clock=lambda: START + timedelta(days=1))
     first, steady = Stopwatch(), Stopwatch()
     for n, part in enumerate(parts):
-        watch = first if n < warm else steady
-        with watch("extract"):
-            points = Points.of(part)
-        with watch("qc"):
-            checked = qc.check(points)
-            flags = Flags(checked.quality.tolist(), checked.reasons())
-        with watch("write"):
-            store.write(part, flags)
+        check_and_write(part, qc, store, first if n < warm else steady)
     store.close()
     return first, steady, qc
 

@@ -20,7 +20,7 @@ import base64
 import gzip
 import json
 import math
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Set
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -31,12 +31,11 @@ from urllib3.util import Retry
 from collector.schema import MEASUREMENT, StationInfo
 from collector.store import (
     DERIVED_PARAMS,
-    Flags,
     StoreError,
     StoreRejected,
     StoreUnavailable,
 )
-from collector.store.lines import UNIT_TAG, LineRenderer, epoch_ms, from_epoch_ms
+from collector.store.lines import UNIT_TAG, LineRenderer, LineWrites, epoch_ms, from_epoch_ms
 from gateway.model import DeviceStatus, Quality, Reading
 
 # The store refused the data itself; any other failure (5xx, 401/403, 404 "database not
@@ -208,7 +207,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class InfluxStore:
+class InfluxStore(LineWrites):
     """InfluxDB through line protocol and InfluxQL. Build it with ``v1`` or ``v2``."""
 
     keeps_reason = True
@@ -294,22 +293,6 @@ class InfluxStore:
     @property
     def url(self) -> str:
         return self.reader.url
-
-    @property
-    def renderer(self) -> LineRenderer:
-        return self._renderer
-
-    # -- writes
-
-    def write(self, readings: Sequence[Reading], flags: Flags | None = None) -> None:
-        lines = self._renderer.render(readings, flags)
-        for start in range(0, len(lines), self.batch_points):
-            part = lines[start : start + self.batch_points]
-            self.write_lines("\n".join(part), len(part))
-
-    def write_lines(self, body: str, points: int) -> None:
-        if points:
-            self.writer.write(body)
 
     # -- reads
 

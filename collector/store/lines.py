@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence, Set
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from collector.schema import DERIVED_TAG, MEASUREMENT, UNKNOWN_STATION, StationInfo
 from collector.store import DERIVED_PARAMS, Flags
@@ -129,3 +130,33 @@ class LineRenderer:
             f"{render_fields(r.value, quality, r.status, reason)} {epoch_ms(r.ts)}"
             for r, quality, reason in zip(readings, qualities, reasons, strict=True)
         ]
+
+
+class BodyWriter(Protocol):
+    def write(self, body: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LineWrites:
+    """The write side of a line-protocol store (InfluxDB, VictoriaMetrics): render the flush,
+    send it in requests of ``batch_points`` lines; ``write_lines`` is what the forwarding
+    queue calls with its chunks."""
+
+    _renderer: LineRenderer
+    batch_points: int
+    writer: BodyWriter
+
+    @property
+    def renderer(self) -> LineRenderer:
+        return self._renderer
+
+    def write(self, readings: Sequence[Reading], flags: Flags | None = None) -> None:
+        lines = self._renderer.render(readings, flags)
+        for start in range(0, len(lines), self.batch_points):
+            part = lines[start : start + self.batch_points]
+            self.write_lines("\n".join(part), len(part))
+
+    def write_lines(self, body: str, points: int) -> None:
+        if points:
+            self.writer.write(body)

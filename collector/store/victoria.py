@@ -16,14 +16,14 @@ import math
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Set
 from datetime import datetime, timedelta
 from typing import Any
 
 from collector.schema import MEASUREMENT, StationInfo
-from collector.store import DERIVED_PARAMS, Flags, StoreUnavailable, aggregate
+from collector.store import DERIVED_PARAMS, StoreUnavailable, aggregate
 from collector.store.influx import HttpEndpoint, V2Writer
-from collector.store.lines import UNIT_TAG, LineRenderer, epoch_ms, from_epoch_ms
+from collector.store.lines import UNIT_TAG, LineRenderer, LineWrites, epoch_ms, from_epoch_ms
 from gateway.model import DeviceStatus, Quality, Reading
 
 _FIELDS = ("value", "quality", "status")
@@ -39,7 +39,7 @@ def _seconds(ms: int) -> str:
     return f"{ms // 1000}.{ms % 1000:03d}"
 
 
-class VictoriaStore:
+class VictoriaStore(LineWrites):
     """VictoriaMetrics single node (or vminsert/vmselect behind one URL)."""
 
     keeps_reason = False
@@ -76,22 +76,6 @@ class VictoriaStore:
     @property
     def url(self) -> str:
         return self._url
-
-    @property
-    def renderer(self) -> LineRenderer:
-        return self._renderer
-
-    # -- writes
-
-    def write(self, readings: Sequence[Reading], flags: Flags | None = None) -> None:
-        lines = self._renderer.render(readings, flags)
-        for start in range(0, len(lines), self.batch_points):
-            part = lines[start : start + self.batch_points]
-            self.write_lines("\n".join(part), len(part))
-
-    def write_lines(self, body: str, points: int) -> None:
-        if points:
-            self.writer.write(body)
 
     # -- reads
 
