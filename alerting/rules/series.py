@@ -13,17 +13,31 @@ import numpy as np
 HOUR_S = 3600.0
 
 
+RATE_POINTS = 120  # points a rate window keeps at most (SeriesWindow.max_points)
+
+
 @dataclass(slots=True)
 class SeriesWindow:
     """The (ts, value) points of the last ``span`` before the newest one."""
 
     span: timedelta
     points: deque[tuple[datetime, float]] = field(default_factory=deque)
+    # For a rate only: at most about this many points over the span. A station reporting every
+    # 2 s would otherwise keep 1,800 points an hour per rule (memory, and slower garbage
+    # collections); a slope over 120 evenly spaced points says the same. Sums keep every point.
+    max_points: int | None = None
 
     def add(self, ts: datetime, value: float) -> None:
         if self.points and ts <= self.points[-1][0]:
             return  # duplicate or late: the window only moves forward
-        self.points.append((ts, value))
+        if (
+            self.max_points is not None
+            and len(self.points) >= 2
+            and ts - self.points[-2][0] < self.span / self.max_points
+        ):
+            self.points[-1] = (ts, value)  # too close to the one before: the newest stands
+        else:
+            self.points.append((ts, value))
         oldest = ts - self.span
         while self.points[0][0] < oldest:
             self.points.popleft()

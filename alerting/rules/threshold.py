@@ -32,7 +32,7 @@ from alerting.rules.config import (
     select_stations,
 )
 from alerting.rules.levels import Ladder, Step
-from alerting.rules.series import SeriesWindow, project, rate_per_hour
+from alerting.rules.series import RATE_POINTS, SeriesWindow, project, rate_per_hour
 from collector.indices.flood import FloodAlarm
 from gateway.config import FloodLevels, StationConfig
 from gateway.model import Reading
@@ -57,7 +57,7 @@ class ThresholdRule(LadderRule[ThresholdState]):
     flood_levels: bool = False  # the ladder is the gauge's BĐ I/II/III
 
     def new_state(self) -> ThresholdState:
-        return ThresholdState(window=SeriesWindow(self.rate_window))
+        return ThresholdState(window=SeriesWindow(self.rate_window, max_points=RATE_POINTS))
 
     def value_of(self, state: ThresholdState, reading: Reading) -> float | None:
         state.window.add(reading.ts, reading.value)

@@ -25,7 +25,7 @@ from alerting.rules.base import (
 )
 from alerting.rules.config import TrendConfig, select_stations
 from alerting.rules.levels import Ladder, Step
-from alerting.rules.series import SeriesWindow, project, rate_per_hour
+from alerting.rules.series import RATE_POINTS, SeriesWindow, project, rate_per_hour
 from alerting.rules.threshold import flood_ladder
 from gateway.config import StationConfig
 from gateway.model import Reading
@@ -50,7 +50,7 @@ class TrendRule(LadderRule[TrendState]):
     horizon: timedelta = timedelta(hours=24)
 
     def new_state(self) -> TrendState:
-        return TrendState(window=SeriesWindow(self.window))
+        return TrendState(window=SeriesWindow(self.window, max_points=RATE_POINTS))
 
     def value_of(self, state: TrendState, reading: Reading) -> float | None:
         window = state.window
