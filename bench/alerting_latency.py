@@ -66,6 +66,8 @@ from typing import Any
 from alerting.config import AlertingConfig
 from alerting.model import Signal
 from alerting.rules import Evaluator, parse_rules
+from alerting.rules.series import RATE_POINTS
+from alerting.service import TICK_S
 from collector.qc import QcChain, QcSettings
 from collector.schema import StationInfo
 from collector.service import Collector
@@ -360,7 +362,8 @@ def print_evaluation(report: EvalReport, load: float, series: int) -> None:
     window_points = report.history_readings
     per_point = (report.rss_history_mb - report.rss_built_mb) * 2**20 / window_points
     interval_s = math.ceil(series / len(PARAMS)) * len(PARAMS) / load if load else 60.0
-    hour_points = series * 3600 / max(interval_s, 1e-9)
+    # A rate window keeps at most RATE_POINTS points (alerting.rules.series), whatever the rate.
+    hour_points = series * min(3600 / max(interval_s, 1e-9), RATE_POINTS)
     print(
         f"   RSS: {report.rss_start_mb:.0f} MB before, {report.rss_built_mb:.0f} MB with the "
         f"rules, {report.rss_history_mb:.0f} MB with an hour of history "
@@ -368,7 +371,8 @@ def print_evaluation(report: EvalReport, load: float, series: int) -> None:
     )
     print(
         f"   (at this bench's cadence, a reading per series every {interval_s:.1f} s, an hour "
-        f"of rate windows would hold {hour_points / 1e6:.1f} M points ≈ "
+        f"of rate windows, at most {RATE_POINTS} points each, holds {hour_points / 1e6:.1f} M "
+        "points ≈ "
         f"{report.rss_built_mb + hour_points * per_point / 2**20:,.0f} MB)"
     )
     print(
@@ -836,9 +840,8 @@ def print_end_to_end(result: EndToEnd, args: argparse.Namespace) -> tuple[float,
     alerting_rss = by_role["alerting"].peak_rss_mb
     if growth > 0:
         print(
-            f"   at {growth:.1f} MB/min the alerting process would pass {TARGET_RSS_MB:.0f} MB "
-            f"after {(TARGET_RSS_MB - alerting_rss) / growth:.0f} more minutes of this load "
-            "(the rules' rate windows keep an hour of points)"
+            f"   growing {growth:.1f} MB/min while the rate windows fill; they stop at "
+            f"{RATE_POINTS} points each (see the evaluation section for the bound)"
         )
     return p99, alerting_rss, growth
 
@@ -886,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"\n2. End to end: {args.load:,.0f} readings/s over {args.series:,} series, a probe every "
         f"{args.probe_interval} s for {args.seconds:.0f} s ({layout}; collector flush 0.2 s, "
-        "alerting tick 1 s, group_wait 0)",
+        f"alerting tick {TICK_S:g} s, group_wait 0: sent at once)",
         flush=True,
     )
     with tempfile.TemporaryDirectory() as directory:
