@@ -173,7 +173,10 @@ async def test_a_unit_nobody_answers_times_out_alone_and_delays_others_by_one_ti
         assert 2 * TIMEOUT_S - 0.05 <= dead_s < 2 * TIMEOUT_S + 0.5  # both attempts waited
         assert [values(r) for _, r in others if isinstance(r, list)] == EXPECTED
         for elapsed, _ in others:
-            assert TIMEOUT_S - 0.05 <= elapsed <= TIMEOUT_S + line_s + 0.15
+            # One timeout, not the dead unit's two attempts (2 × 0.5 s): the slack is for a
+            # loaded 2-core machine (0.68 s seen in CI while other work ran), under 2 × 0.5 s.
+            assert TIMEOUT_S - 0.05 <= elapsed <= TIMEOUT_S + line_s + 0.3
+            assert elapsed < 2 * TIMEOUT_S
     assert [values(r) for r in after] == EXPECTED
 
 
