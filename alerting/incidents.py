@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -345,6 +345,3 @@ class IncidentManager:
             if i.notified_revision < i.revision
         ]  # fmt: skip
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -51,7 +51,7 @@ class DerivedScheduler:
         await self.collector.derive(lambda: self.derived.daily(day), f"day {day}")
 
     async def dirty(self) -> None:
-        await self.collector.derive(self.derived.recompute_dirty, "late hours")
+        await self.collector.derive(self.derived.recompute_dirty, "late hours", stored=True)
 
     async def run(self) -> None:
         scheduler = AsyncIOScheduler(

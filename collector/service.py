@@ -215,12 +215,16 @@ class Collector:
             batch = ReadingBatch(self.name, self._derived_seq, station, tuple(group))
             await self.bus.publish(clean_topic(station), encode_batch(batch))
 
-    async def derive(self, compute: Callable[[], list[Reading]], what: str) -> None:
-        """Run a scheduled derivation in a worker thread; store and publish what it computed."""
+    async def derive(
+        self, compute: Callable[[], list[Reading]], what: str, *, stored: bool = False
+    ) -> None:
+        """Run a scheduled derivation in a worker thread; store (unless ``compute`` has, as
+        the late-hours job does hour by hour) and publish what it computed."""
         assert self.derived is not None
         try:
             readings = await asyncio.to_thread(compute)
-            await asyncio.to_thread(self.store.write, readings)
+            if not stored:
+                await asyncio.to_thread(self.store.write, readings)
         except Exception:
             self.derived.stats.failures += 1
             log.exception("derived series: %s failed; the next run tries again", what)

@@ -14,6 +14,7 @@ from datetime import timedelta, timezone
 
 from rich.table import Table
 
+from alerting.templates import vi_number
 from collector.indices import (
     Pollutant,
     aqi_category,
@@ -32,10 +33,6 @@ from gateway.model import Quality, Reading
 VIETNAM = timezone(timedelta(hours=7))
 
 
-def vi_number(value: float, decimals: int = 2) -> str:
-    """Vietnamese number format: decimal comma, dot for thousands (1.234,56)."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
 def _good(latest: Sequence[Reading]) -> dict[str, Reading]:

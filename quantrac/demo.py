@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from alerting.config import AlertingConfig
+from alerting.templates import vi_number
 from collector.derived import DerivedSeries
 from collector.indices import flood_alarm
 from collector.qc import QcChain, QcSettings
@@ -34,7 +35,7 @@ from gateway.config import StationConfig, TcpConnection, Tt10Source
 from gateway.tt10 import tt10_inbox_for
 from quantrac.alerting_app import build_alerting, compressed_rules, site_rules
 from quantrac.api import ApiContext, create_app
-from quantrac.board import index_board, vi_number
+from quantrac.board import index_board
 from quantrac.runners import GatewayService, api_server, free_port, station_catalog
 from quantrac.scenario import WastewaterOutlet, simulators_for
 from quantrac.site import Site

@@ -137,7 +137,7 @@ async def test_a_late_reading_recomputes_the_hours_it_affects(rig: Rig) -> None:
     # A logger's backlog arrives: a high PM2.5 value inside an hour already computed.
     late = Reading("hue_air", "pm25", 150.0, "µg/m³", late_hour - timedelta(minutes=1))
     await rig.send("hue_air", [late])
-    await rig.collector.derive(rig.derived.recompute_dirty, "late")
+    await rig.collector.derive(rig.derived.recompute_dirty, "late", stored=True)
     means = stored(rig, "pm25_h", late_hour, late_hour)
     assert means[late_hour].value == pytest.approx((300.0 + 150.0) / 7)
     after = stored(rig, "vn_aqi_h", late_hour, late_hour)[late_hour].value

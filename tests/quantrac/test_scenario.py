@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
+from alerting.templates import vi_number
 from collector.indices import flood_alarm
 from gateway.model import DeviceStatus
-from quantrac.board import vi_number
 from quantrac.scenario import (
     HUE_WEATHER,
     KIM_LONG,
