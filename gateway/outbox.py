@@ -1,14 +1,24 @@
 """Store-and-forward: every batch waits in a durable local queue until a collector has stored it.
 
-A broker's PUBACK is not a delivery proof (DESIGN.md: Mosquitto 2.0.11 silently lost 65 % of a
-100,000-message QoS 1 burst to a slow subscriber). So a batch leaves the outbox only when a
-collector's receipt on ``quantrac/v1/receipts/{gateway}`` covers its number; one sent and not
-covered within ``resend_after_s`` is sent again. The queue is SQLite in WAL mode: a gateway
-killed with SIGKILL and started again resends what no receipt covered (at-least-once; the
-collector's (station, param, ts) identity makes a duplicate harmless).
+A broker's PUBACK is not a delivery proof (Mosquitto 2.0.11 silently lost 65 % of a
+100,000-message QoS 1 burst to a slow subscriber, docs/architecture.md). So a batch leaves the
+outbox only when a collector's receipt on ``quantrac/v1/receipts/{gateway}`` covers its number;
+one sent and not covered within ``resend_after_s`` is sent again. The queue is SQLite in WAL
+mode: a gateway killed with SIGKILL and started again resends what no receipt covered
+(at-least-once; the collector's (station, param, ts) identity makes a duplicate harmless).
+
+Writing is a group commit: batches handed over in the same few milliseconds are written in one
+transaction, one fsync for the group, in a worker thread — the event loop never waits on the
+disk. :meth:`Outbox.put` returns once its batch is durable. When the disk cannot take them (full,
+read-only, failing), batches wait in a bounded in-memory buffer and the write is retried; the
+outbox says ``degraded`` with the reason in its health. A poll cannot wait for a disk: its batch
+stays buffered, and past ``buffer_max`` the oldest polled batch is dropped, counted by station.
+A streaming input (MQTT stations, TT10 files) waits for room instead: it acknowledges its source
+only once the batch is durable, so its source keeps the rest (back-pressure, nothing dropped).
 
 Sending is paced (``rate_per_s``) and waits while the bus is down or its own queue is long, so
-hours of backlog after a storm are replayed at a rate the broker and collectors can take.
+hours of backlog after a storm are replayed at a rate the broker and collectors can take. When
+each batch was last sent is kept in memory only: after a restart everything is due anyway.
 """
 
 from __future__ import annotations
@@ -20,8 +30,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +55,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL,
     size    INTEGER NOT NULL,
     created REAL NOT NULL,
-    sent_at REAL,                -- NULL: never sent (or due again after a restart)
+    sent_at REAL,                -- unused since sends are tracked in memory; kept for old files
     sends   INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class OutboxError(Exception):
+    """The outbox could not keep a batch (it was dropped from the memory buffer)."""
 
 
 @dataclass
@@ -61,6 +75,10 @@ class OutboxStats:
     dropped: int = 0  # oldest batches removed because the outbox was full
     receipts: int = 0
     foreign_receipts: int = 0  # receipts of another epoch or malformed
+    commits: int = 0  # group commits (one fsync each)
+    write_failures: int = 0  # commits the disk refused; the batches stayed buffered
+    buffer_dropped: int = 0  # polled batches dropped because the memory buffer was full
+    buffer_dropped_by_station: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -70,6 +88,27 @@ class OutboxSettings:
     rate_per_s: float = 500.0  # batches handed to the bus per second, at most
     bus_backlog_limit: int = 1_000  # wait while the bus holds more than this unsent
     window: int = 200  # rows fetched per round
+    group_max: int = 2_000  # batches written in one transaction, at most
+    # Batches waiting in memory for the disk. At 200 stations polled each minute that is
+    # ~1.5 h of a full disk before the oldest polled batch is dropped.
+    buffer_max: int = 20_000
+    retry_min_s: float = 0.2  # a failing disk is tried again after this, doubling …
+    retry_max_s: float = 5.0  # … up to this
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A batch on its way to the disk."""
+
+    seq: int
+    station: str
+    topic: str
+    payload: bytes
+    created: float
+    # True once durable, False if dropped from the buffer, None: released (a polled batch
+    # behind a failing disk; the poll goes on, the batch stays buffered).
+    done: asyncio.Future[bool | None] | None
+    droppable: bool  # a polled batch may be dropped when the buffer is full; a streamed one not
 
 
 class Outbox:
@@ -86,21 +125,37 @@ class Outbox:
         self.settings = settings or OutboxSettings()
         self.stats = OutboxStats()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a batch the poller was told is queued must survive a power cut too.
+        # FULL: a batch the poller was told is kept must survive a power cut too.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # The writer connection is used by one worker thread at a time (a transaction spans
+        # several calls); reads go through their own connection, which WAL lets run beside a
+        # commit, so the sender and health never wait for an fsync.
+        self._db_lock = threading.Lock()
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._reader_lock = threading.Lock()
+        self._mem_lock = threading.Lock()  # _sent_at: the loop sends, a thread acknowledges
         self.epoch = self._meta("epoch") or self._new_epoch()
         self.stats.dropped = int(self._meta("dropped") or 0)
         max_row = self._db.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
+        # Numbering happens on the event loop only: no lock, never behind a commit.
         self._last_seq = max(int(self._meta("last_seq") or 0), int(max_row))
-        # After a restart nothing is in flight: everything left is due now.
-        self._db.execute("UPDATE outbox SET sent_at = NULL")
         self._bytes = int(
             self._db.execute("SELECT coalesce(sum(size), 0) FROM outbox").fetchone()[0]
         )
+        # Writes: the group being committed, and what waits behind it.
+        self._buffer: deque[_Entry] = deque()
+        self._committing: list[_Entry] = []
+        self._buffered = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._write_error = ""  # the disk's last refusal, while it lasts
+        # Sends, in memory: seq → when last sent (insertion order = oldest send first).
+        self._sent_at: dict[int, float] = {}
+        self._sent_upto = 0  # every row up to this seq was sent at least once in this life
+        self._unapplied: list[tuple[int, int]] = []  # receipted ranges the disk did not delete
         self._wakeup = asyncio.Event()
         self._drop_warned_at = 0
         # Subscribed now: an MQTT bus subscribes when it connects.
@@ -121,29 +176,160 @@ class Outbox:
     # --- producing -------------------------------------------------------------------------
 
     def next_seq(self) -> int:
-        """The number of the next batch; persisted with the batch by :meth:`add`."""
-        with self._lock:
-            self._last_seq += 1
-            return self._last_seq
+        """The number of the next batch; persisted with the batch when it is committed."""
+        self._last_seq += 1
+        return self._last_seq
+
+    def _entry(
+        self, batch: ReadingBatch, done: asyncio.Future[bool | None] | None, droppable: bool
+    ) -> _Entry:
+        payload = encode_batch(replace(batch, epoch=self.epoch))
+        return _Entry(
+            batch.seq,
+            batch.station,
+            raw_topic(batch.station),
+            payload,
+            time.time(),
+            done,
+            droppable,
+        )
 
     def add(self, batch: ReadingBatch) -> None:
-        """Keep a batch durably (one transaction); it is sent as soon as the pace allows."""
-        batch = replace(batch, epoch=self.epoch)
-        payload = encode_batch(batch)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
+        """Keep one batch durably now, in the caller's thread (tools, tests, benchmarks)."""
+        self._commit([self._entry(batch, None, False)])
+        self._wakeup.set()
+
+    async def put(self, batch: ReadingBatch, *, poll: bool = False) -> None:
+        """Keep a batch: return once it is durable (committed with its group).
+
+        ``poll=False`` (a streaming input): wait for room in the buffer first, and raise
+        :class:`OutboxError` if the batch could not be kept — the caller must not acknowledge
+        its source. ``poll=True``: a poll cannot wait for a failing disk; while the disk
+        refuses writes this returns once the batch is buffered, and a full buffer drops the
+        oldest polled batch (counted by station).
+        """
+        loop = asyncio.get_running_loop()
+        if not poll:
+            while len(self._buffer) >= self.settings.buffer_max:
+                self._room.clear()
+                await self._room.wait()
+        done: asyncio.Future[bool | None] = loop.create_future()
+        self._buffer.append(self._entry(batch, done, poll))
+        self._buffered.set()
+        if poll and len(self._buffer) > self.settings.buffer_max:
+            self._drop_buffered()
+        if poll and self._write_error:
+            return  # buffered; the commit loop keeps trying
+        if await asyncio.shield(done) is False and not poll:
+            raise OutboxError(f"batch {batch.seq} of {batch.station} dropped from the buffer")
+
+    def _drop_buffered(self) -> None:
+        """The buffer is full: drop the oldest polled batch; newest data matters most."""
+        for index, entry in enumerate(self._buffer):
+            if entry.droppable:
+                del self._buffer[index]
+                break
+        else:
+            return  # only streamed batches, whose sources wait: nothing may be dropped
+        if entry.done is not None and not entry.done.done():
+            entry.done.set_result(False)
+        self.stats.buffer_dropped += 1
+        self.stats.buffer_dropped_by_station[entry.station] += 1
+        if self.stats.buffer_dropped == 1 or self.stats.buffer_dropped % 1000 == 0:
+            log.error(
+                "outbox of %s: memory buffer full (%d batches waiting for the disk): dropped "
+                "batch %d of %s; %d dropped so far",
+                self.gateway_id,
+                self.settings.buffer_max,
+                entry.seq,
+                entry.station,
+                self.stats.buffer_dropped,
+            )
+
+    def _commit(self, entries: list[_Entry]) -> None:
+        """One transaction for the group (one fsync); raises what the disk said, rolled back."""
+        with self._db_lock:
+            self._commit_locked(entries)
+
+    def _commit_locked(self, entries: list[_Entry]) -> None:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
                 "INSERT OR REPLACE INTO outbox (seq, topic, payload, size, created)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (batch.seq, raw_topic(batch.station), payload, len(payload), time.time()),
+                [(e.seq, e.topic, e.payload, len(e.payload), e.created) for e in entries],
             )
-            self._set_meta("last_seq", max(batch.seq, self._last_seq))
-            self._db.execute("COMMIT")
-            self._bytes += len(payload)
-            self.stats.added += 1
-            if self._bytes > self.settings.max_bytes:
-                self._drop_oldest()
-        self._wakeup.set()
+            self._set_meta("last_seq", max(max(e.seq for e in entries), self._last_seq))
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        self._bytes += sum(len(e.payload) for e in entries)
+        self.stats.added += len(entries)
+        self.stats.commits += 1
+        if self._bytes > self.settings.max_bytes:
+            self._drop_oldest()
+
+    async def _write(self) -> None:
+        """The group-commit loop: whatever is buffered goes to disk together, retried on error."""
+        delay = self.settings.retry_min_s
+        while True:
+            if not self._buffer:
+                self._buffered.clear()
+                await self._buffered.wait()
+                continue
+            count = min(len(self._buffer), self.settings.group_max)
+            self._committing = [self._buffer.popleft() for _ in range(count)]
+            try:
+                await asyncio.to_thread(self._commit, self._committing)
+            except (sqlite3.Error, OSError) as exc:
+                # Put the group back in front, in order: nothing is lost while memory allows.
+                self._buffer.extendleft(reversed(self._committing))
+                self._committing = []
+                self.stats.write_failures += 1
+                first = not self._write_error
+                self._write_error = f"{type(exc).__name__}: {exc}"
+                if first:  # polls waiting for this disk go on; their batches stay buffered
+                    for entry in self._buffer:
+                        if entry.droppable and entry.done is not None and not entry.done.done():
+                            entry.done.set_result(None)
+                log.log(
+                    logging.ERROR if first else logging.DEBUG,
+                    "outbox of %s cannot write to %s: %s; %d batch(es) wait in memory, "
+                    "retrying every %.1f s at most",
+                    self.gateway_id,
+                    self.path,
+                    exc,
+                    len(self._buffer),
+                    self.settings.retry_max_s,
+                )
+                while len(self._buffer) > self.settings.buffer_max:
+                    before = len(self._buffer)
+                    self._drop_buffered()
+                    if len(self._buffer) == before:
+                        break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_s)
+                continue
+            committed, self._committing = self._committing, []
+            self._wakeup.set()
+            for entry in committed:
+                if entry.done is not None and not entry.done.done():
+                    entry.done.set_result(True)
+            if self._write_error:
+                log.warning(
+                    "outbox of %s writes again (%d batch(es) still buffered)",
+                    self.gateway_id,
+                    len(self._buffer),
+                )
+                self._write_error = ""
+                if self._unapplied:
+                    await asyncio.to_thread(self._apply_unapplied)
+            delay = self.settings.retry_min_s
+            if len(self._buffer) < self.settings.buffer_max:
+                self._room.set()
 
     def _drop_oldest(self) -> None:
         """Oldest first, counted and logged: newest data matters most in a flood."""
@@ -157,6 +343,8 @@ class Outbox:
             for seq, size in rows:
                 self._bytes -= size
                 dropped += 1
+                with self._mem_lock:
+                    self._sent_at.pop(seq, None)
                 if self._bytes <= self.settings.max_bytes * 0.9:
                     last = seq
                     break
@@ -177,21 +365,51 @@ class Outbox:
 
     # --- sending ---------------------------------------------------------------------------
 
-    def _due(self, now: float) -> list[tuple[int, str, bytes, int]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, topic, payload, sends FROM outbox"
-                " WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT ?",
-                (now - self.settings.resend_after_s, self.settings.window),
+    def _due(self, now: float) -> list[tuple[int, str, bytes, bool]]:
+        """(seq, topic, payload, resend) of what is due: never sent in this life, then what was
+        sent and not receipted within ``resend_after_s``. Reads only: works on a full disk."""
+        window = self.settings.window
+        with self._reader_lock:
+            rows = self._reader.execute(
+                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (self._sent_upto, window),
             ).fetchall()
-        return [(int(s), str(t), bytes(p), int(n)) for s, t, p, n in rows]
+        due = [(int(s), str(t), bytes(p), False) for s, t, p in rows]
+        if len(due) >= window:
+            return due
+        cutoff = now - self.settings.resend_after_s
+        stale: list[int] = []
+        with self._mem_lock:
+            for seq, sent_at in self._sent_at.items():  # oldest send first
+                if sent_at > cutoff or len(stale) >= window - len(due):
+                    break
+                stale.append(seq)
+        if not stale:
+            return due
+        marks = ",".join("?" * len(stale))
+        with self._reader_lock:
+            rows = self._reader.execute(
+                f"SELECT seq, topic, payload FROM outbox WHERE seq IN ({marks}) ORDER BY seq",
+                stale,
+            ).fetchall()
+        found = {int(s) for s, _, _ in rows}
+        with self._mem_lock:
+            for seq in stale:
+                if seq not in found:  # receipted or dropped meanwhile
+                    self._sent_at.pop(seq, None)
+        due.extend((int(s), str(t), bytes(p), True) for s, t, p in rows)
+        return due
 
-    def _mark_sent(self, seqs: Iterable[int], now: float) -> None:
-        with self._lock:
-            self._db.executemany(
-                "UPDATE outbox SET sent_at = ?, sends = sends + 1 WHERE seq = ?",
-                [(now, seq) for seq in seqs],
-            )
+    def _mark_sent(self, seq: int, now: float, resend: bool) -> None:
+        with self._mem_lock:
+            self._sent_at.pop(seq, None)  # re-inserted at the end: the newest send
+            self._sent_at[seq] = now
+        if not resend and seq > self._sent_upto:
+            self._sent_upto = seq
+        if resend:
+            self.stats.resent += 1
+        else:
+            self.stats.sent += 1
 
     async def _send(self) -> None:
         interval = 1.0 / self.settings.rate_per_s
@@ -203,50 +421,92 @@ class Outbox:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.settings.resend_after_s / 4)
                 continue
-            sent: list[int] = []
             next_at = time.monotonic()
-            for seq, topic, payload, sends in due:
-                while not self.bus.connected.is_set() or (
+            for seq, topic, payload, resend in due:
+                while not self.bus.connected.is_set() or (  # noqa: ASYNC110 - a count too
                     self.bus.backlog > self.settings.bus_backlog_limit
                 ):
-                    if sent:
-                        await asyncio.to_thread(self._mark_sent, sent, time.time())
-                        sent = []
                     await asyncio.sleep(0.1)
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 next_at = max(next_at, time.monotonic() - 1.0) + interval
+                with self._mem_lock:
+                    receipted = resend and seq not in self._sent_at
+                if receipted:
+                    continue  # receipted while we waited
                 await self.bus.publish(topic, payload)
-                sent.append(seq)
-                if sends:
-                    self.stats.resent += 1
-                else:
-                    self.stats.sent += 1
-            await asyncio.to_thread(self._mark_sent, sent, time.time())
+                self._mark_sent(seq, time.time(), resend)
 
     # --- receipts --------------------------------------------------------------------------
 
     def acknowledge(self, receipt: Receipt) -> int:
-        """Remove the batches a receipt covers; returns how many were still here."""
+        """Remove the batches a receipt covers; returns how many were still here.
+
+        If the disk refuses the delete (full), the ranges are remembered and deleted once it
+        writes again; they are not resent meanwhile.
+        """
         if receipt.gateway != self.gateway_id or receipt.epoch != self.epoch:
             self.stats.foreign_receipts += 1
             return 0
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        self._forget_sent(receipt.seqs)
+        try:
+            removed = self._delete(receipt.seqs)
+        except sqlite3.Error as exc:
+            self._unapplied.extend(receipt.seqs)
+            log.debug("outbox of %s: receipt kept in memory, the disk refused: %s", self.path, exc)
             removed = 0
-            for first, last in receipt.seqs:
-                size = self._db.execute(
-                    "SELECT coalesce(sum(size), 0), count(*) FROM outbox WHERE seq BETWEEN ? AND ?",
-                    (first, last),
-                ).fetchone()
-                self._db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
-                self._bytes -= int(size[0])
-                removed += int(size[1])
-            self._db.execute("COMMIT")
         self.stats.receipts += 1
         self.stats.acknowledged += removed
         return removed
+
+    def _forget_sent(self, ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> None:
+        with self._mem_lock:
+            self._forget_sent_locked(ranges)
+
+    def _forget_sent_locked(
+        self, ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]
+    ) -> None:
+        for first, last in ranges:
+            if last - first < len(self._sent_at):
+                for seq in range(first, last + 1):
+                    self._sent_at.pop(seq, None)
+            else:  # a wide range (or a forged one): look at what was sent instead
+                for seq in [s for s in self._sent_at if first <= s <= last]:
+                    del self._sent_at[seq]
+
+    def _delete(self, ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> int:
+        with self._db_lock:
+            return self._delete_locked(ranges)
+
+    def _delete_locked(self, ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> int:
+        db = self._db
+        removed = 0
+        freed = 0
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for first, last in ranges:
+                size, count = db.execute(
+                    "SELECT coalesce(sum(size), 0), count(*) FROM outbox WHERE seq BETWEEN ? AND ?",
+                    (first, last),
+                ).fetchone()
+                db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
+                freed += int(size)
+                removed += int(count)
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        self._bytes -= freed
+        return removed
+
+    def _apply_unapplied(self) -> None:
+        ranges, self._unapplied = self._unapplied, []
+        try:
+            self.stats.acknowledged += self._delete(ranges)
+        except sqlite3.Error:
+            self._unapplied.extend(ranges)
 
     async def _receive_receipts(self) -> None:
         async for message in self.receipts:
@@ -260,28 +520,56 @@ class Outbox:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._write(), name=f"outbox-write {self.gateway_id}")
             tasks.create_task(self._send(), name=f"outbox-send {self.gateway_id}")
             tasks.create_task(self._receive_receipts(), name=f"outbox-receipts {self.gateway_id}")
 
     # --- health ----------------------------------------------------------------------------
 
     def backlog(self) -> tuple[int, int, float | None]:
-        """(batches, bytes, age in seconds of the oldest) waiting for a receipt."""
-        with self._lock:
-            count, oldest = self._db.execute("SELECT count(*), min(created) FROM outbox").fetchone()
+        """(batches, bytes, age in seconds of the oldest) on disk, waiting for a receipt."""
+        with self._reader_lock:
+            count, oldest = self._reader.execute(
+                "SELECT count(*), min(created) FROM outbox"
+            ).fetchone()
         age = None if oldest is None else time.time() - float(oldest)
         return int(count), self._bytes, age
 
+    @property
+    def buffered(self) -> int:
+        """Batches in memory, not yet durable (the group being written and those behind it)."""
+        return len(self._buffer) + len(self._committing)
+
     def health(self) -> dict[str, Any]:
         count, size, age = self.backlog()
-        return {
+        stats = vars(self.stats).copy()
+        stats["buffer_dropped_by_station"] = dict(self.stats.buffer_dropped_by_station)
+        body: dict[str, Any] = {
             "epoch": self.epoch,
             "backlog_batches": count,
             "backlog_bytes": size,
             "oldest_age_s": None if age is None else round(age, 1),
-            **vars(self.stats),
+            "buffered": self.buffered,
+            "write_error": self._write_error,
+            **stats,
         }
+        if self._write_error:
+            body["degraded"] = f"outbox cannot write to {self.path}: {self._write_error}"
+        elif self.stats.buffer_dropped:
+            body["degraded"] = (
+                f"{self.stats.buffer_dropped} polled batch(es) dropped while the disk failed"
+            )
+        return body
 
     def close(self) -> None:
-        with self._lock:
+        if self.buffered:
+            log.error(
+                "outbox of %s closing with %d batch(es) not yet on disk: %s",
+                self.gateway_id,
+                self.buffered,
+                self._write_error or "closed before their commit",
+            )
+        with self._db_lock:
             self._db.close()
+        with self._reader_lock:
+            self._reader.close()

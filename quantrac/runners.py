@@ -77,14 +77,21 @@ class GatewayService:
         )
 
     async def accept(self, station: str, readings: Sequence[Reading]) -> None:
-        """The sink of streaming drivers: number the readings as a batch and send it on."""
+        """The sink of streaming drivers: number the readings as a batch and keep it.
+
+        Returns once the batch is durable in the outbox (waiting for room while the disk
+        fails): only then may the driver acknowledge its source (an MQTT message, a file).
+        """
         batch = ReadingBatch(
             gateway=self.poller.gateway_id,
             seq=self.poller.next_seq(),  # one numbering for polled and streamed batches
             station=station,
             readings=tuple(readings),
         )
-        await self.publish(batch)
+        if self.outbox is not None:
+            await self.outbox.put(batch)
+        else:
+            await self.bus.publish(raw_topic(batch.station), encode_batch(batch))
 
     async def dead_letter(self, rejected: Rejected) -> None:
         """What a driver could not decode, kept on the bus for the operator (not lost)."""
@@ -92,9 +99,10 @@ class GatewayService:
         await self.bus.publish(deadletter_topic(self.poller.gateway_id), rejected.to_json())
 
     async def publish(self, batch: ReadingBatch) -> None:
+        """The poller's publish: kept once its group commit is durable, or — while the disk
+        fails — buffered in memory, so polls keep their schedule (gateway.outbox)."""
         if self.outbox is not None:
-            # A durable commit per batch: off the event loop, so polling keeps its schedule.
-            await asyncio.to_thread(self.outbox.add, batch)
+            await self.outbox.put(batch, poll=True)
         else:
             await self.bus.publish(raw_topic(batch.station), encode_batch(batch))
 
