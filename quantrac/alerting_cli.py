@@ -39,15 +39,24 @@ def alerting(
         Path | None, typer.Option("--data-dir", help="incidents and notification log")
     ] = None,
     client_id: Annotated[str | None, typer.Option(help="MQTT client id")] = None,
+    health: Annotated[
+        str | None,
+        typer.Option(
+            envvar="QUANTRAC_ALERTING_HEALTH",
+            help="serve GET /health (JSON) and /metrics (Prometheus) on HOST:PORT",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Evaluate the site's rules on the clean stream and send the warnings."""
     from quantrac.alerting_app import build_alerting
     from quantrac.cli import _run, _with_data_dir
+    from quantrac.health import listen_or_exit, serve_health, service_snapshot
     from quantrac.runners import mqtt_bus
 
     setup_logging(verbose)
     site = site_or_exit(site_dir)
+    health_listener = listen_or_exit(health)
     settings = _with_data_dir(data_dir)
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-alerting-{socket.gethostname()}")
     try:
@@ -61,9 +70,13 @@ def alerting(
         rules, len(app.service.incidents.open), ", ".join(app.notifiers) or "none",
     )  # fmt: skip
 
+    snapshot = service_snapshot(
+        app.service.health, buses={"bus": bus}, queues={"clean": app.service.subscription}
+    )
+
     async def main() -> None:
         try:
-            async with bus:
+            async with serve_health(health_listener, "alerting", snapshot), bus:
                 await app.service.run()
         finally:
             await app.aclose()

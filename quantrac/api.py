@@ -1,26 +1,51 @@
-"""The HTTP API the IOC integrator and the board read: stations, latest values, time ranges."""
+"""The HTTP API the IOC integrator and the board read: stations, latest values, time ranges.
+
+A store that does not answer (``StoreUnavailable``, a refused connection, a SQLite file that
+cannot be opened) is a JSON 503 ``{"detail": "store unavailable: …"}`` with ``Retry-After``,
+never a 500; ``/health`` says which store is read and whether it answers (503 when not).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
+import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from alerting.incidents import IncidentManager, IncidentStore
 from alerting.service import incident_document
 from collector.indices import flood_alarm
 from collector.schema import is_derived
-from collector.store import ReadingStore
+from collector.store import ReadingStore, StoreUnavailable
 from gateway.config import StationConfig
 from gateway.model import Reading
 from gateway.parameters import registry
+from quantrac.health import assess
+
+log = logging.getLogger(__name__)
+
+# What a store that does not answer raises: ours, the network's, SQLite's (a missing, locked
+# or unreadable file).
+STORE_DOWN = (StoreUnavailable, OSError, sqlite3.OperationalError)
+RETRY_AFTER_S = 5
+PROBE_TIMEOUT_S = 3.0
+STORE_TYPES = {
+    "SqliteStore": "sqlite",
+    "InfluxStore": "influxdb",
+    "VictoriaStore": "victoriametrics",
+    "ForwardingStore": "forwarding",
+}
 
 
 @dataclass
@@ -33,6 +58,50 @@ class ApiContext:
     station_health: Callable[[str], dict[str, Any] | None] | None = None
     # The alerting service's incidents file, read and acknowledged through the API.
     incidents: IncidentStore | None = None
+    probe_timeout_s: float = PROBE_TIMEOUT_S
+
+
+class StoreProbe:
+    """Whether the store answers: a cheap query (its station list) in a worker thread with a
+    timeout, one at a time — a store that hangs holds one thread, not one per request."""
+
+    def __init__(self, store: ReadingStore, timeout_s: float) -> None:
+        self.store = store
+        self.timeout_s = timeout_s
+        self._running: asyncio.Task[float] | None = None
+        self._was_down = False
+
+    def describe(self) -> dict[str, Any]:
+        """Type and location; remote stores keep credentials out of ``url`` (LineStore)."""
+        kind = type(self.store).__name__
+        url = getattr(self.store, "url", None) or str(getattr(self.store, "path", ""))
+        return {"type": STORE_TYPES.get(kind, kind), "url": url}
+
+    def _query(self) -> float:
+        started = time.monotonic()
+        self.store.stations()
+        return time.monotonic() - started
+
+    async def check(self) -> dict[str, Any]:
+        body = self.describe()
+        if self._running is None or self._running.done():
+            task = self._running = asyncio.ensure_future(asyncio.to_thread(self._query))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        try:
+            elapsed = await asyncio.wait_for(asyncio.shield(self._running), self.timeout_s)
+        except TimeoutError:
+            problem = f"no answer within {self.timeout_s:g} s"
+        except Exception as exc:
+            problem = str(exc) or type(exc).__name__
+        else:
+            if self._was_down:
+                log.info("store %s answers again", body["url"])
+            self._was_down = False
+            return {**body, "answers": True, "latency_ms": round(elapsed * 1000, 1)}
+        level = logging.DEBUG if self._was_down else logging.WARNING
+        log.log(level, "store %s does not answer: %s", body["url"], problem)
+        self._was_down = True
+        return {**body, "answers": False, "down": f"store unavailable: {problem}"}
 
 
 class AckRequest(BaseModel):
@@ -131,6 +200,21 @@ def create_app(context: ApiContext) -> FastAPI:
         summary="Readings, quality flags and derived indices of the province's stations.",
     )
     app.state.context = context
+    probe = StoreProbe(context.store, context.probe_timeout_s)
+    failing: list[str] = []  # the first failure of a store is logged at WARNING, then DEBUG
+
+    @app.exception_handler(StoreUnavailable)
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        level = logging.DEBUG if failing else logging.WARNING
+        failing[:] = [str(exc)]
+        log.log(level, "%s %s: store unavailable: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"store unavailable: {exc}"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     @app.get("/")
     def index(context: Context) -> dict[str, Any]:
@@ -168,12 +252,17 @@ def create_app(context: ApiContext) -> FastAPI:
         body: dict[str, Any] = json.loads(incident_document(acked, "acknowledged"))
         return body
 
-    @app.get("/health")
-    def health(context: Context) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": "ok"}
+    @app.get("/health", responses={503: {"description": "the store does not answer"}})
+    async def health(context: Context) -> JSONResponse:
+        """The store read (type, URL, answers or not), and in one process (the demo) the
+        services' counters; 503 when the store does not answer, status degraded when a
+        service reports it (docs/operations.md)."""
+        body: dict[str, Any] = {"status": "ok", "reasons": [], "store": await probe.check()}
         if context.health is not None:
-            body.update(context.health())
-        return body
+            body.update(await asyncio.to_thread(context.health))
+        assessment = assess(body)
+        body["status"], body["reasons"] = assessment.status, list(assessment.reasons)
+        return JSONResponse(_finite(jsonable_encoder(body)), status_code=assessment.http_status)
 
     @app.get("/stations")
     def stations(context: Context) -> list[StationPublic]:
@@ -182,7 +271,7 @@ def create_app(context: ApiContext) -> FastAPI:
 
     @app.get("/stations/{station_id}/latest")
     async def latest(station_id: str, context: Context) -> LatestPublic:
-        station = _station_public(context, station_id)
+        station = await asyncio.to_thread(_station_public, context, station_id)
         readings = await asyncio.to_thread(context.store.latest, station_id)
         flood = None
         config = context.stations.get(station_id)
@@ -204,7 +293,7 @@ def create_app(context: ApiContext) -> FastAPI:
     async def station_health(station_id: str, context: Context) -> StationHealthPublic:
         """Online or not, from the gateway's ``station_online`` readings in the store; with
         the gateway's own counters (failures, last error, missed runs) when it runs here."""
-        _station_public(context, station_id)
+        await asyncio.to_thread(_station_public, context, station_id)
         latest = await asyncio.to_thread(context.store.latest, station_id)
         online = next((r for r in latest if r.param == "station_online"), None)
         gateway = context.station_health(station_id) if context.station_health else None
@@ -232,7 +321,7 @@ def create_app(context: ApiContext) -> FastAPI:
             Query(ge=1, description="window in seconds: the mean of the not-bad values of each"),
         ] = None,
     ) -> RangePublic:
-        _station_public(context, station_id)
+        await asyncio.to_thread(_station_public, context, station_id)
         if param not in registry() and not is_derived(param):
             raise HTTPException(
                 422, f"{param!r} is neither a canonical parameter nor a derived series"
@@ -260,6 +349,17 @@ def _incidents(context: ApiContext) -> IncidentStore:
     if context.incidents is None:
         raise HTTPException(404, "no incidents here: the API was started without alerting data")
     return context.incidents
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a counter is null."""
+    if isinstance(value, dict):
+        return {str(key): _finite(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(inner) for inner in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _utc(ts: datetime) -> datetime:

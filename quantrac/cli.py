@@ -147,16 +147,25 @@ def gateway(
             "--tt10-inbox: HOST:PORT[,passive=FIRST-LAST][,public=ADDRESS] (docs/tt10.md)"
         ),
     ] = None,
+    health: Annotated[
+        str | None,
+        typer.Option(
+            envvar="QUANTRAC_GATEWAY_HEALTH",
+            help="serve GET /health (JSON) and /metrics (Prometheus) on HOST:PORT",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Read the site's stations and publish raw batches to the broker, through the outbox."""
     from gateway.mqtt_input.driver import mqtt_input_for
     from gateway.outbox import OutboxSettings
     from gateway.tt10 import tt10_ftp_for, tt10_inbox_for
+    from quantrac.health import listen_or_exit, serve_health, service_snapshot
     from quantrac.runners import GatewayService, mqtt_bus, mqtt_settings
 
     setup_logging(verbose)
     site = site_or_exit(site_dir)
+    health_listener = listen_or_exit(health)
     try:
         tt10_ftp_server = tt10_ftp_for(site, None, tt10_inbox, tt10_ftp)
     except (ImportError, ValueError) as exc:
@@ -192,7 +201,11 @@ def gateway(
             broker or settings.broker_url,
             outbox_path,
         )
-        async with bus:
+        snapshot = service_snapshot(
+            service.health,
+            buses={"bus": bus, "stations_bus": lambda: getattr(stations_input, "bus", None)},
+        )
+        async with serve_health(health_listener, "gateway", snapshot), bus:
             await service.run()
 
     _run(main)
@@ -208,16 +221,25 @@ def collector(
         str | None, typer.Option(help="MQTT client id; distinct per collector")
     ] = None,
     store_url: StoreOpt = None,
+    health: Annotated[
+        str | None,
+        typer.Option(
+            envvar="QUANTRAC_COLLECTOR_HEALTH",
+            help="serve GET /health (JSON) and /metrics (Prometheus) on HOST:PORT",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Quality-check raw batches from the broker and store them (SQLite, InfluxDB, VM)."""
     from collector.derived import DerivedSeries
     from collector.qc import QcChain, QcSettings
     from collector.service import Collector
+    from quantrac.health import listen_or_exit, serve_health, service_snapshot
     from quantrac.runners import mqtt_bus, station_catalog
 
     setup_logging(verbose)
     site = site_or_exit(site_dir)
+    health_listener = listen_or_exit(health)
     settings = _with_data_dir(data_dir, store_url)
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-collector-{socket.gethostname()}")
     # A remote store is written through a durable local queue: an outage loses nothing.
@@ -231,8 +253,11 @@ def collector(
         logging.getLogger("quantrac").info(
             "collector: %s → %s", broker or settings.broker_url, redacted(settings.store)
         )
+        snapshot = service_snapshot(
+            service.health, buses={"bus": bus}, queues={"raw": service.subscription}
+        )
         try:
-            async with bus:
+            async with serve_health(health_listener, "collector", snapshot), bus:
                 await service.run()
         finally:
             store.close()
