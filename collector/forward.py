@@ -62,9 +62,16 @@ class ForwardHealth:
     dead_letter_points: int  # refused by the store (all time, from the queue file)
     failures: int  # failed sends (this process)
     last_error: str
+    warning: str  # the remote's configuration breaks the contract (VictoriaMetrics: no dedup)
+    # Why the points do not reach the remote store now ("" while they do): the store is down,
+    # or the queue had to drop points.
+    degraded: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        body = asdict(self)
+        if not self.degraded:
+            del body["degraded"]  # only a degraded component carries the key (quantrac.health)
+        return body
 
 
 class ForwardingStore:
@@ -115,6 +122,9 @@ class ForwardingStore:
         self._dropped = 0
         self._failures = 0
         self._last_error = ""
+        self._failing = False  # the remote store refuses or does not answer, now
+        self._config_checked = False
+        self.warning = ""  # a problem in the remote's configuration (e.g. no deduplication)
         self._last_drop_log = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -262,9 +272,20 @@ class ForwardingStore:
             half = len(lines) // 2
             return self._send(chunk_id, lines[:half]) + self._send(chunk_id, lines[half:])
 
+    def _check_remote(self) -> None:
+        """Once, when the remote first answers: is it configured to keep the contract?"""
+        check = getattr(self.remote, "configuration_problem", None)
+        if callable(check):
+            self.warning = str(check())
+            if self.warning:
+                log.warning("%s", self.warning)
+        self._config_checked = True
+
     def send_one(self) -> bool:
         """Send the oldest chunk; False when the queue is empty. ``StoreUnavailable`` (and
         anything unexpected) propagates and leaves the chunk queued."""
+        if not self._config_checked:
+            self._check_remote()
         oldest = self._oldest()
         if oldest is None:
             return False
@@ -304,7 +325,7 @@ class ForwardingStore:
                     exc,
                     exc_info=not isinstance(exc, StoreUnavailable),
                 )
-                failing = True
+                failing = self._failing = True
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
@@ -314,7 +335,7 @@ class ForwardingStore:
                     self.remote.url,
                     self._backlog_points,
                 )
-                failing = False
+                failing = self._failing = False
             delay = self.min_backoff_s
 
     def start(self) -> None:
@@ -336,6 +357,14 @@ class ForwardingStore:
     def health(self) -> ForwardHealth:
         with self._lock:
             oldest = self._db.execute("SELECT min(created) FROM chunk").fetchone()[0]
+            degraded = ""
+            if self._failing:
+                degraded = (
+                    f"{self.remote.url} unavailable ({self._last_error}); "
+                    f"{self._backlog_points} points queued"
+                )
+            elif self._dropped:
+                degraded = f"forward queue full: {self._dropped} points dropped"
             return ForwardHealth(
                 remote=self.remote.url,
                 backlog_points=self._backlog_points,
@@ -346,6 +375,8 @@ class ForwardingStore:
                 dead_letter_points=self._dead_letter_points,
                 failures=self._failures,
                 last_error=self._last_error,
+                warning=self.warning,
+                degraded=degraded,
             )
 
     def close(self, timeout_s: float = 15.0) -> None:

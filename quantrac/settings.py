@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         """The durable queue in front of a remote store (InfluxDB, VictoriaMetrics)."""
         return self.data_dir / "forward-queue.sqlite3"
 
+    @property
+    def recent_copy_path(self) -> Path:
+        """The collector's local copy of the recent days when it stores remotely: what its
+        derived series read, so they never wait on the remote store."""
+        return self.data_dir / "recent.sqlite3"
+
 
 @cache
 def get_settings() -> Settings:

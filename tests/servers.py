@@ -285,6 +285,7 @@ class VictoriaMetrics:
     directory: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    dedup: bool = True  # -dedup.minScrapeInterval=1ms, as production must run it
 
     @property
     def url(self) -> str:
@@ -306,6 +307,8 @@ class VictoriaMetrics:
                     # Fresh points visible to queries at once, as tests read what they wrote.
                     "-search.latencyOffset=0s",
                     "-search.disableCache",
+                    # As docs/storage.md asks of production: a resent point is one sample.
+                    *(["-dedup.minScrapeInterval=1ms"] if self.dedup else []),
                     "-loggerLevel=WARN",
                 ],
                 stdout=output,

@@ -174,11 +174,15 @@ def open_store(
     stations: Mapping[str, StationInfo] | None = None,
     *,
     queue_path: Path | None = None,
+    recent_path: Path | None = None,
 ) -> ReadingStore:
     """The store a URL names (module docstring); nothing is connected yet.
 
     With ``queue_path``, a remote store is wrapped in a started ``ForwardingStore`` whose
-    durable queue lives in that file (ignored for SQLite, which is local already).
+    durable queue lives in that file (ignored for SQLite, which is local already). With
+    ``recent_path`` too, reads come from a local copy of the recent days in that file
+    (``collector.store.local_first``: the collector's derived series never wait on the remote
+    database).
     """
     parts = urlsplit(url)
     scheme, _, transport = parts.scheme.partition("+")
@@ -242,4 +246,11 @@ def open_store(
 
     forwarding = ForwardingStore(queue_path, remote)
     forwarding.start()
-    return forwarding
+    if recent_path is None:
+        return forwarding
+    from collector.store.local_first import RECENT_DAYS, LocalFirstStore
+    from collector.store.sqlite import SqliteStore
+
+    return LocalFirstStore(
+        forwarding, SqliteStore(recent_path, stations, retention_days=RECENT_DAYS)
+    )

@@ -77,6 +77,22 @@ class VictoriaStore(LineWrites):
     def url(self) -> str:
         return self._url
 
+    def configuration_problem(self) -> str:
+        """What in the server's configuration breaks the store's contract ("" if nothing).
+
+        VictoriaMetrics keeps every sample it is sent; a point resent (the gateway's
+        at-least-once delivery, a forward chunk whose answer was lost) is a second sample
+        unless the server deduplicates: ``-dedup.minScrapeInterval=1ms`` keeps one sample per
+        (series, millisecond) — the largest, so a re-flag to a worse quality wins.
+        """
+        flags = self.reader.request("GET", "/flags").decode(errors="replace")
+        if "-dedup.minScrapeInterval" not in flags:
+            return (
+                f"{self._url} runs without -dedup.minScrapeInterval=1ms: a resent point is "
+                "stored twice (docs/storage.md)"
+            )
+        return ""
+
     # -- reads
 
     def _selector(self, station: str, params: Iterable[str] = ()) -> str:
