@@ -242,8 +242,14 @@ def collector(
     health_listener = listen_or_exit(health)
     settings = _with_data_dir(data_dir, store_url)
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-collector-{socket.gethostname()}")
-    # A remote store is written through a durable local queue: an outage loses nothing.
-    store = _open_store(settings, station_catalog(site), queue_path=settings.forward_queue_path)
+    # A remote store is written through a local copy (what the derived series read) and a
+    # durable queue: neither an outage nor a slow database stops the clean stream.
+    store = _open_store(
+        settings,
+        station_catalog(site),
+        queue_path=settings.forward_queue_path,
+        recent_path=settings.recent_copy_path,
+    )
 
     # Collector subscribes in its constructor, which must happen before the bus connects.
     async def ordered() -> None:
@@ -276,12 +282,15 @@ def _with_data_dir(data_dir: Path | None, store_url: str | None = None) -> Setti
 
 
 def _open_store(
-    settings: Settings, catalog: Mapping[str, StationInfo] | None, queue_path: Path | None = None
+    settings: Settings,
+    catalog: Mapping[str, StationInfo] | None,
+    queue_path: Path | None = None,
+    recent_path: Path | None = None,
 ) -> ReadingStore:
     from collector.store import open_store
 
     try:
-        return open_store(settings.store, catalog, queue_path=queue_path)
+        return open_store(settings.store, catalog, queue_path=queue_path, recent_path=recent_path)
     except ValueError as exc:
         console.print(f"[red]--store {redacted(settings.store)}: {exc}[/red]")
         raise typer.Exit(2) from exc
