@@ -4,14 +4,17 @@
 - :class:`gateway.bus.mqtt.MqttBus` over a real broker (Mosquitto, EMQX) for separate services.
 
 Both deliver to :class:`Subscription` objects with bounded queues: when a consumer falls behind,
-the overflow is counted and logged, never silently lost.
+the overflow is counted and logged, never silently lost. A bus with manual acknowledgement
+(``MqttSettings(manual_ack=True)``, the MQTT stations' input) makes lossless subscriptions
+instead: the receiver waits for room rather than dropping, and each message carries the
+:meth:`BusMessage.ack` its consumer calls once the message is safe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, Self
 
@@ -24,6 +27,19 @@ SHARE_PREFIX = "$share/"
 class BusMessage:
     topic: str
     payload: bytes
+    # Set by a bus with manual acknowledgement: what ack() calls. Not part of the message's
+    # identity (two copies of one message compare equal).
+    on_ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def ack(self) -> None:
+        """Tell the bus this copy is safe (e.g. in the outbox); a no-op on other buses.
+
+        Call it once per message taken from a subscription, handled or skipped: the broker
+        gets its acknowledgement when every copy of the message has been acknowledged, in the
+        order the messages came.
+        """
+        if self.on_ack is not None:
+            self.on_ack()
 
 
 def split_shared(topic_filter: str) -> tuple[str | None, str]:
@@ -58,20 +74,48 @@ class BusStats:
     dropped_outgoing: int = 0
     dropped_incoming: int = 0
     reconnects: int = 0
+    # Manual acknowledgement (MQTT stations' input) only:
+    acked: int = 0  # messages acknowledged to the broker (PUBACK sent)
+    redelivered: int = 0  # messages the broker sent again (DUP): un-acked before a disconnect
+    unacked_at_disconnect: int = 0  # received, not yet acked when the connection went
+    read_pauses: int = 0  # times the socket was not read: too many received and not acked
 
 
 @dataclass(eq=False)
 class Subscription:
-    """Messages for one topic filter, in a bounded queue; iterate it with ``async for``."""
+    """Messages for one topic filter, in a bounded queue; iterate it with ``async for``.
+
+    A ``lossless`` subscription (a bus with manual acknowledgement) never drops a message the
+    broker has not been told is safe: :meth:`put` waits for room instead. Its queue is bounded
+    by the broker's window of unacknowledged messages (Mosquitto ``max_inflight_messages``),
+    so a wait means that window is larger than ``maxsize``: counted in ``waits`` and logged.
+    """
 
     topic_filter: str
     group: str | None = None
     maxsize: int = 10_000
     dropped: int = 0
+    lossless: bool = False
+    waits: int = 0
     _queue: asyncio.Queue[BusMessage] = field(init=False)
 
     def __post_init__(self) -> None:
         self._queue = asyncio.Queue(self.maxsize)
+
+    async def put(self, message: BusMessage) -> None:
+        """Queue a message of a lossless subscription, waiting while the queue is full."""
+        if self._queue.full():
+            self.waits += 1
+            level = logging.WARNING if self.waits == 1 or self.waits % 1000 == 0 else logging.DEBUG
+            log.log(
+                level,
+                "subscription %s is full (%d queued): waiting for room (%d time(s) so far); "
+                "the broker's in-flight window is larger than the queue",
+                self.topic_filter,
+                self.maxsize,
+                self.waits,
+            )
+        await self._queue.put(message)
 
     def offer(self, message: BusMessage) -> bool:
         """Queue a message; a full queue counts and logs the drop instead of blocking the bus."""

@@ -5,6 +5,14 @@ retried until the broker acknowledges it (PUBACK), across reconnects; subscripti
 persistent session (clean_session off, fixed client id), so a broker that keeps its
 persistence file delivers what it queued while we were away. A PUBACK is still no proof that a
 subscriber stored the message (DESIGN.md); end-to-end receipts sit above this layer.
+
+With ``manual_ack`` (the MQTT stations' input, which has no receipts) the bus does not let paho
+acknowledge a message on arrival: each message carries :meth:`~gateway.bus.BusMessage.ack`,
+and the broker gets its PUBACK only once every copy of the message was acknowledged by its
+consumer, in the order the messages came (:class:`InOrderAcks`). The broker sends at most its
+in-flight window of unacknowledged messages (Mosquitto ``max_inflight_messages``) and keeps the
+rest queued in the session: that is the back-pressure. What was not acknowledged when a
+connection went is sent again on the next one (DUP), counted in ``stats.redelivered``.
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ import random
 import ssl
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho_mqtt
 from pydantic import SecretStr
 
 from gateway.bus import Bus, BusMessage, BusStats, Subscription
@@ -43,9 +53,17 @@ class MqttSettings:
     keepalive_s: int = 30
     publish_timeout_s: float = 10.0
     reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    # A broker back after an outage is found within this (plus jitter below it); 5 s keeps a
+    # province's gateways apart without leaving data waiting half a minute (issue 10: 47 s of
+    # catch-up after a 60 s stop with a 30 s ceiling).
+    reconnect_max_s: float = 5.0
     max_outgoing: int = 100_000  # messages waiting for the broker; beyond, the oldest is dropped
     inflight_window: int = 32  # QoS 1 publishes awaiting PUBACK at once
+    # Acknowledge received messages only when their consumer says so (BusMessage.ack).
+    manual_ack: bool = False
+    # manual_ack: received and not yet acknowledged at most; beyond, the socket is not read
+    # (the broker's own window cannot be relied on: Mosquitto 2.0.11 refills it on every ack).
+    max_unacked: int = 1_000
 
     @classmethod
     def from_url(cls, url: str, **overrides: object) -> MqttSettings:
@@ -81,6 +99,151 @@ def backoff_delay(attempt: int, minimum: float, maximum: float) -> float:
     return random.uniform(minimum, max(minimum, ceiling))
 
 
+@dataclass(eq=False)
+class _Delivery:
+    mid: int
+    qos: int
+    copies: int  # copies handed to subscriptions and not yet acknowledged by their consumer
+
+
+def _nothing_to_ack() -> None:
+    return None
+
+
+class InOrderAcks:
+    """The acknowledgements of one connection, sent in the order the messages came.
+
+    MQTT 3.1.1 §4.6: a client acknowledges QoS 1 messages in the order it received them. Its
+    consumers finish out of order (several subscriptions, several messages handled at once), so
+    a message whose copies are all acknowledged waits here for those that came before it.
+    After :meth:`close` (the connection is gone) nothing more is sent: the broker sends what
+    was not acknowledged again on the next connection, reusing packet ids, so an old
+    acknowledgement sent there could acknowledge a different message. Pure: ``send`` does I/O.
+    """
+
+    def __init__(self, send: Callable[[int, int], None]) -> None:
+        self._send = send
+        self._pending: deque[_Delivery] = deque()
+        self.closed = False
+
+    @property
+    def inflight(self) -> int:
+        """Messages received and not acknowledged yet."""
+        return len(self._pending)
+
+    def receive(self, mid: int, qos: int, copies: int) -> list[Callable[[], None]]:
+        """One acknowledgement callable per copy; each acts once, later calls do nothing."""
+        if qos == 0:  # nothing to acknowledge; the broker does not wait for QoS 0
+            return [_nothing_to_ack] * copies
+        delivery = _Delivery(mid, qos, copies)
+        self._pending.append(delivery)
+        if copies == 0:  # no subscription wanted it: acknowledged in its turn
+            self._flush()
+        return [self._ack_of(delivery) for _ in range(copies)]
+
+    def _ack_of(self, delivery: _Delivery) -> Callable[[], None]:
+        done = False
+
+        def ack() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            delivery.copies -= 1
+            if delivery.copies == 0:
+                self._flush()
+
+        return ack
+
+    def _flush(self) -> None:
+        while not self.closed and self._pending and self._pending[0].copies == 0:
+            delivery = self._pending.popleft()
+            self._send(delivery.mid, delivery.qos)
+
+    def close(self) -> int:
+        """The connection is gone: forget the pending ones; returns how many there were."""
+        self.closed = True
+        pending = len(self._pending)
+        self._pending.clear()
+        return pending
+
+
+class _Intake:
+    """One connection's received messages until they are acknowledged (manual_ack).
+
+    Holds the connection's :class:`InOrderAcks`, and stops reading its socket while
+    ``limit`` messages are received and not acknowledged, resuming at half: TCP then holds
+    the broker back, whatever its own in-flight window does. While the socket is not read,
+    nothing else is either (PINGRESP): a consumer stuck for longer than the keepalive ends
+    the connection, and the broker sends the un-acknowledged messages again on the next one.
+    """
+
+    def __init__(self, client: aiomqtt.Client, stats: BusStats, limit: int) -> None:
+        self.client = client
+        self.stats = stats
+        self.limit = max(1, limit)
+        self.acks = InOrderAcks(self._send_ack)
+        self.paused = False
+        # Not before the subscriptions are made: a broker resends the session's messages
+        # right after CONNACK, and a paused socket would never read the SUBACK.
+        self.active = False
+        self._reader: Callable[[], None] | None = None
+
+    @property
+    def unacked(self) -> int:
+        """Received from the broker and not acknowledged yet (in aiomqtt's queue or ours)."""
+        return len(self.client.messages) + self.acks.inflight
+
+    def received(self) -> None:
+        """Called by paho for each message it read, within its read callback."""
+        if self.active and not self.paused and self.unacked >= self.limit:
+            sock = self.client._client.socket()
+            if sock is not None:
+                asyncio.get_running_loop().remove_reader(sock.fileno())
+                self.paused = True
+                self.stats.read_pauses += 1
+                log.debug("MQTT: %d message(s) not acknowledged: reading paused", self.unacked)
+
+    def _send_ack(self, mid: int, qos: int) -> None:
+        result = self.client._client.ack(mid, qos)
+        if result == paho_mqtt.MQTT_ERR_SUCCESS:
+            self.stats.acked += 1
+        else:  # the connection is going: the broker sends it again on the next one
+            log.debug("MQTT acknowledgement of message %d not sent: error %s", mid, result)
+        self.taken()
+
+    def taken(self) -> None:
+        """Resume reading once at most half the limit waits (acks, or QoS 0 taken away)."""
+        if self.paused and not self.acks.closed and self.unacked <= self.limit // 2:
+            self._resume()
+
+    def _resume(self) -> None:
+        self.paused = False
+        paho = self.client._client
+        sock = paho.socket()
+        if sock is None:
+            return  # closed meanwhile: nothing to read any more
+
+        # As aiomqtt's own reader (Client._on_socket_open), which remove_reader() dropped.
+        def read() -> None:
+            try:
+                while True:
+                    paho.loop_read()
+                    pending = getattr(paho.socket(), "pending", None)  # TLS: decoded bytes left
+                    if pending is not None and pending() > 0 and not self.paused:
+                        continue
+                    break
+            except Exception as exc:  # a broken connection: aiomqtt ends the session on it
+                disconnected = self.client._disconnected
+                if not disconnected.done():
+                    disconnected.set_exception(exc)
+
+        asyncio.get_running_loop().add_reader(sock.fileno(), read)
+
+    def close(self) -> int:
+        return self.acks.close()
+
+
 class MqttBus(Bus):
     def __init__(self, settings: MqttSettings) -> None:
         self.settings = settings
@@ -93,6 +256,12 @@ class MqttBus(Bus):
         self._idle = asyncio.Event()  # set while nothing waits to be sent
         self._runner: asyncio.Task[None] | None = None
         self._first_error_logged = False
+        self._intake: _Intake | None = None  # this connection's, with manual_ack
+
+    @property
+    def inflight(self) -> int:
+        """Messages received and not yet acknowledged to the broker (manual_ack only)."""
+        return self._intake.unacked if self._intake is not None else 0
 
     async def __aenter__(self) -> Self:
         self._runner = asyncio.create_task(self._run(), name=f"mqtt-bus-{self.client_id}")
@@ -126,7 +295,9 @@ class MqttBus(Bus):
             raise RuntimeError(
                 "subscribe before entering the bus: subscriptions are made on connect"
             )
-        subscription = Subscription(topic_filter, group, maxsize)
+        subscription = Subscription(
+            topic_filter, group, maxsize, lossless=self.settings.manual_ack
+        )
         self._subscriptions.append(subscription)
         return subscription
 
@@ -160,6 +331,25 @@ class MqttBus(Bus):
         )
         # aiomqtt warns above 10 pending publishes; our window of them in flight is intended.
         client.pending_calls_threshold = s.inflight_window + 1
+        # aiomqtt 2.5 has no option for either: its paho client, before it connects.
+        paho = client._client
+        intake = None
+        if s.manual_ack:
+            paho.manual_ack_set(True)
+            intake = self._intake = _Intake(client, self.stats, s.max_unacked)
+        deliver = paho.on_message
+
+        def on_message(
+            paho_client: paho_mqtt.Client, userdata: object, message: paho_mqtt.MQTTMessage
+        ) -> None:
+            if message.dup:  # aiomqtt's Message does not carry the DUP flag
+                self.stats.redelivered += 1
+            if deliver is not None:
+                deliver(paho_client, userdata, message)
+            if intake is not None:
+                intake.received()
+
+        paho.on_message = on_message
         return client
 
     async def _run(self) -> None:
@@ -196,6 +386,8 @@ class MqttBus(Bus):
                     len(self._outgoing),
                 )
                 self._first_error_logged = True
+            finally:
+                self._end_intake()
             delay = backoff_delay(
                 attempt, self.settings.reconnect_min_s, self.settings.reconnect_max_s
             )
@@ -229,13 +421,56 @@ class MqttBus(Bus):
             self.stats.published += len(head)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
+        if not self.settings.manual_ack:
+            async for message in client.messages:
+                bus_message = BusMessage(message.topic.value, _payload_bytes(message.payload))
+                for subscription in self._subscriptions:
+                    if subscription.matches(bus_message.topic):
+                        if subscription.offer(bus_message):
+                            self.stats.delivered += 1
+                        else:
+                            self.stats.dropped_incoming += 1
+            return
+        intake = self._intake
+        if intake is None or intake.client is not client:
+            raise RuntimeError("manual_ack: the intake is made with its client, in _client()")
+        intake.active = True
+        intake.received()  # what came while subscribing may be enough to pause already
         async for message in client.messages:
-            payload = message.payload
-            data = payload if isinstance(payload, bytes | bytearray) else str(payload).encode()
-            bus_message = BusMessage(message.topic.value, bytes(data))
-            for subscription in self._subscriptions:
-                if subscription.matches(bus_message.topic):
-                    if subscription.offer(bus_message):
-                        self.stats.delivered += 1
-                    else:
-                        self.stats.dropped_incoming += 1
+            topic = message.topic.value
+            data = _payload_bytes(message.payload)
+            matching = [s for s in self._subscriptions if s.matches(topic)]
+            on_acks = intake.acks.receive(message.mid, message.qos, len(matching))
+            for subscription, on_ack in zip(matching, on_acks, strict=True):
+                bus_message = BusMessage(topic, data, on_ack)
+                if message.qos > 0:
+                    # Never dropped: nothing reaches the broker's PUBACK before the consumer
+                    # says so, and the intake stops reading at max_unacked, so waiting here
+                    # is bounded.
+                    await subscription.put(bus_message)
+                elif not subscription.offer(bus_message):
+                    # QoS 0 is at most once by contract: the broker does not keep it either.
+                    self.stats.dropped_incoming += 1
+                    continue
+                self.stats.delivered += 1
+            intake.taken()
+
+    def _end_intake(self) -> None:
+        """The connection is gone: what it did not acknowledge, the broker sends again."""
+        intake, self._intake = self._intake, None
+        if intake is None:
+            return
+        unacked = intake.unacked
+        intake.close()
+        self.stats.unacked_at_disconnect += unacked
+        if unacked:
+            log.info(
+                "MQTT connection closed with %d message(s) not yet acknowledged: the broker "
+                "sends them again",
+                unacked,
+            )
+
+
+def _payload_bytes(payload: object) -> bytes:
+    data = payload if isinstance(payload, bytes | bytearray) else str(payload).encode()
+    return bytes(data)

@@ -1,10 +1,17 @@
 """The MQTT input driver: stations' messages on their broker → Readings into the sink.
 
 It reuses :class:`gateway.bus.mqtt.MqttBus` as its client to the stations' broker (reconnect
-with backoff, persistent session, bounded queues). Each message is decoded by the pure
-:class:`~gateway.mqtt_input.payload.MqttDecoder`; good values go to the sink, bad messages to
-the dead letter with their reason, counted per reason and logged once per topic (then at debug
-until that topic sends a good message again).
+with backoff, persistent session), with manual acknowledgement: a message is acknowledged to
+the broker only once the sink returned, i.e. once its readings are durable in the gateway's
+outbox. Until then the broker keeps it, so a burst or a restart's backlog waits in the broker
+(back-pressure) instead of being dropped here, and a message the gateway had not made safe
+when its connection went is sent again. Up to ``window`` messages are handled at once; their
+sink calls start in the order the messages came (the gateway numbers batches in that call,
+before its first await), and they are acknowledged in that order.
+
+Each message is decoded by the pure :class:`~gateway.mqtt_input.payload.MqttDecoder`; good
+values go to the sink, bad messages to the dead letter with their reason, counted per reason and
+logged once per topic (then at debug until that topic sends a good message again).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gateway.bus import Subscription
+from gateway.bus import BusMessage, Subscription
 from gateway.bus.mqtt import MqttBus, MqttSettings
 from gateway.config import MqttSource, StationConfig
 from gateway.mqtt_input.payload import DEFAULT_TOPIC, MqttDecoder, Outcome, Problem, Route
@@ -55,24 +62,31 @@ class MqttInput:
         settings: MqttSettings,
         *,
         queue_size: int = 10_000,
+        window: int = 256,
     ) -> None:
         self.decoder = decoder
-        self.settings = settings
+        # Always acknowledged by hand: a station's message is safe only once in the outbox.
+        self.settings = dataclasses.replace(settings, manual_ack=True)
         self.queue_size = queue_size
+        self.window = max(1, window)
         self.per_station: dict[str, MqttStationHealth] = {
             station: MqttStationHealth() for station in decoder.routes
         }
         self.rejected: Counter[str] = Counter()  # by reason code
         self.messages = 0
+        self.handling = 0  # messages being handled now (at most ``window``)
+        self.errors = 0  # handling failed unexpectedly (a bug): dead-lettered, counted
         self.bus: MqttBus | None = None
         self._failing_topics: set[str] = set()
+        self._subscriptions: list[Subscription] = []
 
     async def run(self, sink: ReadingSink, dead_letter: DeadLetter) -> None:
         bus = self.bus = MqttBus(self.settings)
-        subscriptions = [
+        subscriptions = self._subscriptions = [
             bus.subscribe(topic_filter, maxsize=self.queue_size)
             for topic_filter in self.decoder.filters
         ]
+        slots = asyncio.Semaphore(self.window)  # shared by every subscription
         log.info(
             "MQTT input: %d station(s) on %s:%d, topics %s",
             len(self.decoder.routes),
@@ -83,23 +97,75 @@ class MqttInput:
         async with bus, asyncio.TaskGroup() as tasks:
             for index, subscription in enumerate(subscriptions):
                 earlier = subscriptions[:index]
-                tasks.create_task(self._consume(subscription, earlier, sink, dead_letter))
+                tasks.create_task(
+                    self._consume(subscription, earlier, slots, sink, dead_letter)
+                )
 
     async def _consume(
         self,
         subscription: Subscription,
         earlier: list[Subscription],
+        slots: asyncio.Semaphore,
         sink: ReadingSink,
         dead_letter: DeadLetter,
     ) -> None:
-        handle = self.handle
+        """Handle up to the window of messages at once; acknowledge each in arrival order."""
+        # (task handling it, or None for a copy another subscription handles; the message)
+        in_order: asyncio.Queue[tuple[asyncio.Task[None] | None, BusMessage]] = asyncio.Queue()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._acknowledge(in_order, slots))
+            while True:
+                message = await subscription.get()
+                # Overlapping filters (stations/+/data and stations/+/+) each get a copy from
+                # the bus: the first subscription that matches handles it; the others only
+                # acknowledge their copy (the bus sends the broker one ack when all did).
+                if earlier and any(other.matches(message.topic) for other in earlier):
+                    in_order.put_nowait((None, message))
+                    continue
+                await slots.acquire()
+                self.handling += 1
+                # Tasks start in creation order, so the sink calls (and the gateway's batch
+                # numbers, taken before its first await) follow the order of the messages.
+                task = tasks.create_task(self._handle_guarded(message, sink, dead_letter))
+                in_order.put_nowait((task, message))
+
+    async def _acknowledge(
+        self,
+        in_order: asyncio.Queue[tuple[asyncio.Task[None] | None, BusMessage]],
+        slots: asyncio.Semaphore,
+    ) -> None:
         while True:
-            message = await subscription.get()
-            # Overlapping filters (stations/+/data and stations/+/+) each get a copy from the
-            # bus: the first subscription that matches handles it.
-            if earlier and any(other.matches(message.topic) for other in earlier):
-                continue
-            await handle(message.topic, message.payload, sink, dead_letter)
+            task, message = await in_order.get()
+            if task is not None:
+                await task  # never raises: _handle_guarded keeps what went wrong
+                self.handling -= 1
+                slots.release()
+            message.ack()
+
+    async def _handle_guarded(
+        self, message: BusMessage, sink: ReadingSink, dead_letter: DeadLetter
+    ) -> None:
+        """handle(), with a last resort: an unexpected failure is logged, counted and kept."""
+        try:
+            await self.handle(message.topic, message.payload, sink, dead_letter)
+        except Exception as exc:
+            # A bug (the sink waits while the disk fails; it does not raise). Holding the
+            # message unacknowledged would stop every station behind it (acks go in order),
+            # so the message goes to the dead letter with the reason, and is counted.
+            self.errors += 1
+            log.log(
+                logging.ERROR if self.errors == 1 else logging.DEBUG,
+                "MQTT input: handling a message on %s failed (%d so far); dead-lettered",
+                message.topic,
+                self.errors,
+                exc_info=self.errors == 1,
+            )
+            self.rejected["internal"] += 1
+            reason = f"internal: {type(exc).__name__}: {exc}"[:500]
+            try:
+                await dead_letter(Rejected(message.topic, reason, message.payload))
+            except Exception:
+                log.debug("MQTT input: the dead letter failed too", exc_info=True)
 
     async def handle(
         self,
@@ -162,9 +228,20 @@ class MqttInput:
         return None if health is None else health.as_dict()
 
     def health(self) -> dict[str, Any]:
+        bus = self.bus
         return {
-            "connected": self.bus is not None and self.bus.connected.is_set(),
+            "connected": bus is not None and bus.connected.is_set(),
             "messages": self.messages,
+            # Received from the broker and not yet acknowledged (queued, being handled, or
+            # waiting for an earlier one): the broker holds the rest back.
+            "inflight": bus.inflight if bus is not None else 0,
+            "handling": self.handling,
+            "queue_depth": sum(s.qsize() for s in self._subscriptions),
+            "acked": bus.stats.acked if bus is not None else 0,
+            "redelivered": bus.stats.redelivered if bus is not None else 0,
+            "read_pauses": bus.stats.read_pauses if bus is not None else 0,
+            "reconnects": bus.stats.reconnects if bus is not None else 0,
+            "errors": self.errors,
             "rejected": dict(self.rejected),
             "stations": {station: h.as_dict() for station, h in self.per_station.items()},
         }
