@@ -24,7 +24,7 @@ RAW = "quantrac/v1/raw"
 
 
 def fast_settings(url: str, **overrides: object) -> MqttSettings:
-    """Settings for tests: reconnect within a second instead of the production 30 s ceiling."""
+    """Settings for tests: reconnect within a second instead of the production 5 s ceiling."""
     values: dict[str, object] = {"reconnect_min_s": 0.1, "reconnect_max_s": 1.0}
     values.update(overrides)
     return MqttSettings.from_url(url, **values)
@@ -322,6 +322,57 @@ def test_backoff_delay_stays_within_bounds_and_grows() -> None:
             assert max(samples) > (minimum + ceiling) / 2, attempt
     late = [backoff_delay(200, minimum, maximum) for _ in range(500)]
     assert max(late) > 0.9 * maximum
+
+
+def test_the_default_backoff_finds_a_returning_broker_within_five_seconds() -> None:
+    """Issue 10: a 30 s ceiling left a gateway 47 s behind after a 60 s broker stop."""
+    settings = MqttSettings()
+    assert settings.reconnect_max_s <= 5.0
+    for attempt in (5, 10, 100, 5_000):
+        samples = [
+            backoff_delay(attempt, settings.reconnect_min_s, settings.reconnect_max_s)
+            for _ in range(500)
+        ]
+        assert max(samples) <= 5.0
+        # Full jitter: gateways that lost the broker together do not come back together.
+        assert max(samples) - min(samples) > 2.0, attempt
+
+
+async def test_a_broker_back_after_an_outage_is_found_within_seconds(
+    mosquitto: Mosquitto,
+) -> None:
+    """The production backoff (not the tests' fast one): 10 s down is long enough to reach
+    the ceiling; the bus must be connected again within 6 s of the broker's return."""
+    bus = MqttBus(MqttSettings.from_url(mosquitto.url, client_id="reconnect-ceiling-test"))
+    raw = bus.subscribe(f"{RAW}/+")
+    publisher = MqttBus(fast_settings(mosquitto.url))
+    lost = asyncio.Event()
+    reconnected_at: list[float] = []
+
+    async def watch() -> None:
+        while bus.connected.is_set():  # noqa: ASYNC110 - an Event has no "wait until clear"
+            await asyncio.sleep(0.01)
+        lost.set()
+        await bus.connected.wait()
+        reconnected_at.append(time.monotonic())
+
+    async with bus:
+        await wait_connected(bus)
+        watcher = asyncio.create_task(watch())
+        await asyncio.to_thread(mosquitto.restart, 10.0)
+        back = time.monotonic()
+        assert lost.is_set(), "the bus did not notice the broker going"
+        async with asyncio.timeout(15):
+            await watcher
+        reconnect_s = reconnected_at[0] - back
+        print(f"reconnected {reconnect_s:.1f} s after the broker's return")
+        assert reconnect_s < 6.0
+        assert bus.stats.reconnects == 1
+        async with publisher:  # and messages flow again on the persistent session
+            await wait_connected(publisher)
+            await publisher.publish(f"{RAW}/hue-aqi-01", payload(1))
+            (message,) = await receive(raw, 1)
+            assert message.payload == payload(1)
 
 
 async def test_stalled_subscription_counts_drops_and_others_keep_flowing(
