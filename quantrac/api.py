@@ -70,6 +70,7 @@ class StoreProbe:
         self.timeout_s = timeout_s
         self._running: asyncio.Task[float] | None = None
         self._was_down = False
+        self._last_error = ""  # of a probe that ended after its request stopped waiting
 
     def describe(self) -> dict[str, Any]:
         """Type and location; remote stores keep credentials out of ``url`` (LineStore)."""
@@ -86,11 +87,15 @@ class StoreProbe:
         body = self.describe()
         if self._running is None or self._running.done():
             task = self._running = asyncio.ensure_future(asyncio.to_thread(self._query))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            task.add_done_callback(self._remember)
         try:
             elapsed = await asyncio.wait_for(asyncio.shield(self._running), self.timeout_s)
         except TimeoutError:
+            # A store's client retries a refused connection for a while: its own error, when
+            # a probe ended late, says more than the timeout.
             problem = f"no answer within {self.timeout_s:g} s"
+            if self._last_error:
+                problem += f" (last error: {self._last_error})"
         except Exception as exc:
             problem = str(exc) or type(exc).__name__
         else:
@@ -102,6 +107,11 @@ class StoreProbe:
         log.log(level, "store %s does not answer: %s", body["url"], problem)
         self._was_down = True
         return {**body, "answers": False, "down": f"store unavailable: {problem}"}
+
+    def _remember(self, task: asyncio.Task[float]) -> None:
+        if not task.cancelled():
+            error = task.exception()
+            self._last_error = "" if error is None else str(error) or type(error).__name__
 
 
 class AckRequest(BaseModel):

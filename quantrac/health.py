@@ -214,12 +214,12 @@ def metric_families(service: str, health: Mapping[str, Any]) -> list[Metric]:
 
     Names: ``quantrac_<service>_<key>`` for the service's own top-level numbers,
     ``quantrac_<component>_<key>`` for numbers in a component's dict (``outbox``, ``store``,
-    ``bus``, ``qc``; nested dicts add their keys), a map in :data:`LABEL_MAPS` or named
-    ``<what>_by_<label>`` adds a label instead of a name part. Counters end in ``_total``; a
-    field is a gauge when its name has a word of :data:`GAUGE_WORDS` or it is a boolean (0/1);
-    ``_s`` becomes ``_seconds``; an ISO 8601 time becomes ``<key>_timestamp_seconds``. Other
-    strings, lists and None are left out. ``quantrac_service_status{service,status}`` is 1 for
-    the current status and 0 for the others.
+    ``bus``, ``qc``; nested dicts add their keys); a map in :data:`LABEL_MAPS` or named
+    ``<what>_by_<label>`` (whose name keeps ``_by_<label>``) adds a label per entry. Counters
+    end in ``_total``; a field is a gauge when its name has a word of :data:`GAUGE_WORDS` or
+    it is a boolean (0/1); ``_s`` becomes ``_seconds``; an ISO 8601 time becomes
+    ``<key>_timestamp_seconds``. Other strings, lists and None are left out.
+    ``quantrac_service_status{service,status}`` is 1 for the current status, 0 for the others.
     """
     families: dict[str, _Family] = {}
     for parts, labels, key, value, level in _leaves(health, (), ()):
@@ -281,8 +281,10 @@ def _leaves(
         if isinstance(value, Mapping):
             label = LABEL_MAPS.get(key)
             what, by, label_by = key.partition("_by_")
-            if label is None and by and label_by:
-                key, label = what, label_by
+            if label is None and what and by and label_by:
+                # The name keeps "_by_<label>": beside a total of the same count, the two
+                # must not add up in one family.
+                label = label_by
             used = {name for name, _ in labels}
             if label is not None and label not in used:
                 for item, inner in value.items():
