@@ -429,18 +429,25 @@ def test_gateway_collector_and_alerting_serve_health_and_report_the_broker_down(
         assert stop(process, signal.SIGTERM) == 0, process.args
 
 
-def test_a_taken_health_port_stops_the_service_at_its_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("service", "by_environment"), [("collector", False), ("gateway", True), ("alerting", False)]
+)
+def test_a_taken_health_port_stops_the_service_at_its_start(
+    tmp_path: Path, service: str, by_environment: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = local_site(tmp_path)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        log = tmp_path / "collector.log"
-        process = start(
-            "collector", str(site), "--data-dir", str(tmp_path / "data"),
-            "--health", f"127.0.0.1:{port}", log=log,
-        )  # fmt: skip
-        assert process.wait(30) == 2
+        log = tmp_path / f"{service}.log"
+        args = [service, str(site), "--data-dir", str(tmp_path / "data")]
+        if by_environment:
+            monkeypatch.setenv(f"QUANTRAC_{service.upper()}_HEALTH", f"127.0.0.1:{port}")
+        else:
+            args += ["--health", f"127.0.0.1:{port}"]
+        process = start(*args, log=log)
+        assert process.wait(30) == 2, log.read_text()
     assert f"--health 127.0.0.1:{port}" in log.read_text()
 
 
