@@ -13,21 +13,46 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
-from typing import Protocol
+from enum import Enum
+from typing import Any, Protocol, TypeVar
 
-from alerting.incidents import Incident, IncidentManager, Transition
-from alerting.model import DeliveryStatus, Notification, Signal
+from alerting.incidents import Incident, IncidentManager, IncidentState, Transition
+from alerting.model import (
+    AlertKind,
+    DeliveryStatus,
+    Notification,
+    NotificationState,
+    Severity,
+    Signal,
+)
 from alerting.notifiers import Notifier
 from alerting.routing import Grouper, RoutingConfig, inhibited, route
 from gateway.bus import Bus, BusMessage
+from gateway.deadletter import DeadLetters
 from gateway.model import Reading
-from gateway.wire import CLEAN_FILTER, WireError, decode_batch
+from gateway.wire import (
+    CLEAN_FILTER,
+    DEFAULT_BOUNDS,
+    TimeWindow,
+    WireBounds,
+    WireError,
+    decode_batch,
+    field,
+    optional_text,
+    parse_time,
+    read_document,
+    station_id,
+    station_of_topic,
+    text,
+)
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+_E = TypeVar("_E", bound=Enum)
 
 
 def incidents_topic(station: str) -> str:
@@ -51,8 +76,89 @@ class AlertingStats:
     silenced: int = 0
     inhibited: int = 0
     notifications: int = 0
-    deliveries: dict[str, int] = field(default_factory=dict)  # status → count
+    deliveries: dict[str, int] = dataclass_field(default_factory=dict)  # status → count
     unrouted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentMessage:
+    """An incident change as published on ``quantrac/v1/incidents/{station}``."""
+
+    id: str
+    change: NotificationState
+    rule: str
+    station: str
+    kind: AlertKind
+    state: IncidentState
+    level: int
+    severity: Severity
+    started_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    acked_by: str | None
+    facts: Mapping[str, Any]
+
+
+_MAX_FACTS = 64
+
+
+def _member(enum: type[_E], document: dict[str, Any], name: str, where: str) -> _E:
+    value = field(document, name, str, where)
+    for member in enum:
+        if member.name.lower() == value or getattr(member, "value", None) == value:
+            return member
+    names = ", ".join(m.name.lower() for m in enum)
+    raise WireError(f"{where}: {name} {value[:40]!r} is not one of {names}")
+
+
+def decode_incident(
+    payload: bytes | str,
+    *,
+    topic: str | None = None,
+    bounds: WireBounds = DEFAULT_BOUNDS,
+    now: datetime | None = None,
+) -> IncidentMessage:
+    """Parse what :func:`incident_document` publishes; the boundary's strict decoder.
+
+    Raises :class:`WireError` (with its reason code) and nothing else, whatever the payload.
+    """
+    where = "incident" if topic is None else topic[:200]
+    topic_station = None
+    if topic is not None:
+        topic_station = station_id(station_of_topic(topic), where, "the topic's station")
+    document = read_document(payload, where, "an incident", bounds)
+    station = station_id(field(document, "station", str, where, "bad_station"), where)
+    where = f"{where} station {station}"
+    if topic_station is not None and topic_station != station:
+        raise WireError(f"{where}: payload station does not match the topic", "bad_station")
+    level = field(document, "level", int, where, "bad_number")
+    if not 0 <= level <= 100:
+        raise WireError(f"{where}: level {str(level)[:40]} is not 0 … 100", "bad_number")
+    facts = field(document, "facts", dict, where)
+    if len(facts) > _MAX_FACTS:
+        raise WireError(f"{where}: {len(facts)} facts, more than {_MAX_FACTS}", "too_large")
+    for key in facts:
+        text(key, "a fact's name", where, 64)
+    window = TimeWindow.of(bounds, now)
+    resolved = document.get("resolved_at")
+    acked_by = document.get("acked_by")
+    return IncidentMessage(
+        id=text(field(document, "id", str, where), "id", where, bounds.max_text),
+        change=_member(NotificationState, document, "change", where),
+        rule=text(field(document, "rule", str, where), "rule", where, bounds.max_text),
+        station=station,
+        kind=_member(AlertKind, document, "kind", where),
+        state=_member(IncidentState, document, "state", where),
+        level=level,
+        severity=_member(Severity, document, "severity", where),
+        started_at=parse_time(field(document, "started_at", str, where, "bad_time"), where, window),
+        updated_at=parse_time(field(document, "updated_at", str, where, "bad_time"), where, window),
+        resolved_at=None
+        if resolved is None
+        else parse_time(field(document, "resolved_at", str, where, "bad_time"), where, window),
+        acked_by=None if acked_by is None else optional_text(document, "acked_by", where, 256),
+        facts=dict(facts),
+    )
 
 
 def incident_document(incident: Incident, change: str) -> bytes:
@@ -98,6 +204,8 @@ class AlertingService:
         self.clock = clock
         self.stats = AlertingStats()
         self.subscription = bus.subscribe(CLEAN_FILTER, group=group, maxsize=10_000)
+        # Refused clean batches (the wire boundary), counted by reason: health().
+        self.dead_letters = DeadLetters("alerting", log)
         self._transitions: dict[str, Transition] = {}  # notification key part → transition
 
     async def run(self) -> None:
@@ -112,17 +220,22 @@ class AlertingService:
     async def _consume(self) -> None:
         while True:
             message = await self.subscription.get()
-            readings = self._decode(message)
-            if readings:
-                self.stats.batches += 1
-                await self.on_signals(self.rules.on_batch(readings))
+            try:
+                readings = self._decode(message)
+                if readings:
+                    self.stats.batches += 1
+                    await self.on_signals(self.rules.on_batch(readings))
+                    self.dead_letters.good(message.topic)
+            except Exception as exc:  # the last resort: one message must not stop warnings
+                self.dead_letters.internal_error(message.topic, exc)
 
     def _decode(self, message: BusMessage) -> list[Reading]:
         try:
             return list(decode_batch(message.payload, topic=message.topic).readings)
         except WireError as exc:
+            # A dead letter, counted by reason (health); the first of a topic at WARNING.
             self.stats.malformed += 1
-            log.warning("malformed clean batch: %s", exc)
+            self.dead_letters.refuse(message.topic, message.payload, exc)
             return []
 
     async def _tick(self) -> None:
@@ -132,7 +245,10 @@ class AlertingService:
         while True:
             await asyncio.sleep(TICK_S)
             ticks += 1
-            await self.tick(sync_acks=ticks % 4 == 0)
+            try:
+                await self.tick(sync_acks=ticks % 4 == 0)
+            except Exception as exc:  # the last resort: the next tick tries again
+                self.dead_letters.internal_error("tick", exc)
 
     async def tick(self, *, sync_acks: bool = True) -> None:
         now = self.clock()
@@ -223,4 +339,5 @@ class AlertingService:
             **{k: v for k, v in vars(self.stats).items()},
             "open_incidents": len(self.incidents.open),
             "waiting_in_groups": self.grouper.pending,
+            **self.dead_letters.health(),
         }

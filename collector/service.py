@@ -14,6 +14,7 @@ from collector.points import Points
 from collector.qc import QcChain
 from collector.store import Flags, ReadingStore, StoreRejected
 from gateway.bus import Bus, BusMessage
+from gateway.deadletter import DeadLetters
 from gateway.model import Reading, ReadingBatch
 from gateway.wire import (
     RAW_FILTER,
@@ -81,10 +82,12 @@ class Collector:
         self.stats = CollectorStats()
         # Subscribed now, not in run(): an MQTT bus subscribes when it connects.
         self.subscription = bus.subscribe(RAW_FILTER, group=group, maxsize=queue_size)
-        self._malformed_topics: set[str] = set()
+        # Refused raw batches (the wire boundary), counted by reason: health()["dead_letters"].
+        self.dead_letters = DeadLetters("collector", log)
 
     def health(self) -> dict[str, object]:
         body: dict[str, object] = dict(vars(self.stats))
+        body.update(self.dead_letters.health())
         body["qc"] = self.qc.health()
         if self.derived is not None:
             body["derived"] = self.derived.health()
@@ -97,12 +100,11 @@ class Collector:
         try:
             return decode_batch(message.payload, topic=message.topic)
         except WireError as exc:
+            # A dead letter, counted by reason; logged once per topic at WARNING, then at
+            # DEBUG: a broken station must not flood the log, but its first bad payload must
+            # be seen. Not receipted, so a gateway of ours keeps the batch in its outbox.
             self.stats.malformed += 1
-            # Logged once per topic at WARNING, then at DEBUG: a broken station must not
-            # flood the log, but its first bad payload must be seen.
-            level = logging.DEBUG if message.topic in self._malformed_topics else logging.WARNING
-            self._malformed_topics.add(message.topic)
-            log.log(level, "malformed batch dropped: %s", exc)
+            self.dead_letters.refuse(message.topic, message.payload, exc)
             return None
 
     async def run(self) -> None:
@@ -132,15 +134,24 @@ class Collector:
             except TimeoutError:
                 pass
             if message is not None:
-                batch = self._decode(message)
+                try:
+                    batch = self._decode(message)
+                except Exception as exc:  # the last resort: one message must not stop us
+                    self.dead_letters.internal_error(message.topic, exc)
+                    batch = None
                 if batch is not None:
                     if not pending:
                         deadline = loop.time() + self.flush_interval_s
                     pending.append(batch)
                     size += len(batch.readings)
-                    self._malformed_topics.discard(message.topic)
+                    self.dead_letters.good(message.topic)
             if pending and (size >= self.flush_max or loop.time() >= deadline):
-                await self._flush(pending)
+                try:
+                    await self._flush(pending)
+                except Exception as exc:
+                    # The last resort for the flush: these batches were not receipted, so
+                    # their gateways send them again; the stream goes on meanwhile.
+                    self.dead_letters.internal_error(f"flush of {len(pending)} batches", exc)
                 pending, size = [], 0
 
     def _check(self, batches: list[ReadingBatch]) -> _Checked:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.bus import Bus, Subscription
+from gateway.deadletter import DeadLetters
 from gateway.model import ReadingBatch
 from gateway.wire import (
     Receipt,
@@ -160,6 +161,7 @@ class Outbox:
         self._drop_warned_at = 0
         # Subscribed now: an MQTT bus subscribes when it connects.
         self.receipts: Subscription = bus.subscribe(receipts_topic(gateway_id), maxsize=10_000)
+        self.receipt_dead_letters = DeadLetters(f"outbox {gateway_id}", log)  # refused receipts
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -509,14 +511,21 @@ class Outbox:
             self._unapplied.extend(ranges)
 
     async def _receive_receipts(self) -> None:
+        refused = self.receipt_dead_letters
         async for message in self.receipts:
             try:
-                receipt = decode_receipt(message.payload, topic=message.topic)
-            except WireError as exc:
-                self.stats.foreign_receipts += 1
-                log.warning("ignored receipt: %s", exc)
-                continue
-            await asyncio.to_thread(self.acknowledge, receipt)
+                try:
+                    receipt = decode_receipt(message.payload, topic=message.topic)
+                except WireError as exc:
+                    # Counted by reason, the first of a topic at WARNING; a receipt of another
+                    # epoch is no refusal (a collector answering a previous life of the outbox).
+                    self.stats.foreign_receipts += 1
+                    refused.refuse(message.topic, message.payload, exc)
+                    continue
+                await asyncio.to_thread(self.acknowledge, receipt)
+                refused.good(message.topic)
+            except Exception as exc:  # the last resort: one receipt must not stop the gateway
+                refused.internal_error(message.topic, exc)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -552,6 +561,7 @@ class Outbox:
             "buffered": self.buffered,
             "write_error": self._write_error,
             **stats,
+            "receipts_refused": self.receipt_dead_letters.health(),
         }
         if self._write_error:
             body["degraded"] = f"outbox cannot write to {self.path}: {self._write_error}"

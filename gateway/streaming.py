@@ -7,13 +7,12 @@ and what it could not decode to a :class:`DeadLetter` — and goes on with the n
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from gateway.deadletter import DeadLetterRecord
 from gateway.model import Reading
 
 # (station id, readings of that station from one message or file)
@@ -30,22 +29,16 @@ class Rejected:
     station: str = ""
 
     def to_json(self) -> bytes:
-        try:
-            text: str | None = self.payload.decode()
-        except UnicodeDecodeError:
-            text = None
-        document = {
-            "source": self.source,
-            "station": self.station,
-            "reason": self.reason,
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            # Kept whole, so an operator can replay it once the profile is fixed.
-            **(
-                {"payload": text}
-                if text is not None
-                else {"payload_base64": base64.b64encode(self.payload).decode()}
-            ),
-        }
+        """The dead letter as published: the payload cut to a few KB, with its size and hash.
+
+        Never the whole payload: a hostile 1 MB message must not go round the bus again. The
+        first 4 KB hold the usual station message whole, to replay once its profile is fixed.
+        """
+        record = DeadLetterRecord.of(
+            self.source, "", self.reason, self.payload, station=self.station
+        )
+        document = record.as_dict()
+        document["reason"] = document.pop("detail")
         return json.dumps(document, ensure_ascii=False).encode()
 
 

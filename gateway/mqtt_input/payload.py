@@ -33,6 +33,7 @@ from gateway.mqtt_input.profile import (
     topic_problems,
 )
 from gateway.parameters import UnknownParameterError, registry
+from gateway.wire import too_deep
 
 DEFAULT_TOPIC = "stations/{station}/data"
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -48,17 +49,24 @@ _FLOAT_INT = 2**1000
 # Device times remembered per plan (the last minute of a few thousand stations).
 _MAX_TIMES = 4_096
 # Symbols, units and status codes remembered per plan: random keys from a broken device must
-# not grow memory.
+# not grow memory. Nor long ones: no symbol or status code is longer than _MAX_CACHED_KEY.
 _MAX_CACHED = 10_000
+_MAX_CACHED_KEY = 64
+# No sensor reads beyond this (the registry's widest limit is a rain counter's 2**32): such a
+# value is a broken device or a hostile client, refused as bad_value rather than published
+# as a measuring reading (and it keeps sums and means of a day of values finite).
+MAX_MAGNITUDE = 1e12
+# JSON nesting: the deepest profile path is a few levels; the parser must never recurse far.
+MAX_DEPTH = 32
 
 _MISSING: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    code: str  # not_utf8, not_json, shape, unexpected_topic, unknown_station, no_station,
-    # too_large, unknown_param, bad_value, bad_unit, no_timestamp, bad_timestamp, bad_status,
-    # duplicate_param, no_values
+    code: str  # not_utf8, not_json, too_deep, shape, unexpected_topic, unknown_station,
+    # no_station, too_large, unknown_param, bad_value, bad_unit, no_timestamp, bad_timestamp,
+    # bad_status, duplicate_param, no_values
     detail: str
 
     def __str__(self) -> str:
@@ -235,7 +243,8 @@ class MqttDecoder:
             for template in self.templates.values()
             if (captured := template.match(topic)) is not None
         )
-        if found:  # a topic of no station is not remembered: it may never come again
+        # A topic of no station is not remembered: it may never come again.
+        if found and len(topic) <= 256:
             if len(self._matches) > _MAX_CACHED:
                 self._matches.clear()
             self._matches[topic] = found
@@ -254,6 +263,8 @@ class MqttDecoder:
         raise _BadInput("no_station", f"no device id in the payload (looked at {looked})")
 
     def canonical(self, symbol: str, kind: str) -> str | None:
+        if len(symbol) > _MAX_CACHED_KEY:
+            return None
         key = (symbol, kind)
         if key not in self._symbols:
             if len(self._symbols) > _MAX_CACHED:
@@ -397,7 +408,7 @@ class DecodePlan:
                     continue
             if value == value:  # not NaN, the "no value" a null stands for
                 value = value * factor + offset
-                if not isfinite(value):
+                if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:  # also inf
                     problems.append(Problem("bad_value", f"{param}: out of range"))
                     continue
             seen.add(param)
@@ -501,7 +512,7 @@ class DecodePlan:
             return
         if not math.isnan(value):
             value = value * factor + offset
-            if not math.isfinite(value):
+            if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:  # also inf
                 problems.append(Problem("bad_value", f"{param}: out of range"))
                 return
         found.seen.add(param)
@@ -528,6 +539,8 @@ class DecodePlan:
 
     def canonical(self, symbol: str) -> str | None:
         """A symbol the station sends → the canonical parameter name (None: unknown)."""
+        if len(symbol) > _MAX_CACHED_KEY:
+            return None
         try:
             return self._symbols[symbol]
         except KeyError:
@@ -538,6 +551,8 @@ class DecodePlan:
         return param
 
     def _key_slot(self, key: str) -> _Slot:
+        if len(key) > _MAX_CACHED_KEY:
+            return _UNKNOWN
         if key in self.reserved:
             slot = _SKIP
         else:
@@ -596,6 +611,8 @@ class DecodePlan:
             return self._statuses[code]
         except KeyError:
             pass
+        if len(code) > _MAX_CACHED_KEY:
+            return spec.status_of(code)
         if len(self._statuses) > _MAX_CACHED:
             self._statuses.clear()
         status = self._statuses[code] = spec.status_of(code)
@@ -648,6 +665,8 @@ def _parse_json(payload: bytes) -> object:
     # A document with nothing around it (what stations send) goes straight to the C scanner:
     # 1.5 µs instead of 3.2 µs for a six-parameter message, as JSONDecoder.decode looks for
     # whitespace around it with two regular expressions. Anything else goes the whole way.
+    if too_deep(text, MAX_DEPTH):
+        raise _BadInput("too_deep", f"JSON nested deeper than {MAX_DEPTH}")
     try:
         document, end = _SCAN(text, 0)
         if end == len(text):
