@@ -564,7 +564,7 @@ class Outbox:
             "receipts_refused": self.receipt_dead_letters.health(),
         }
         if self._write_error:
-            body["degraded"] = f"outbox cannot write to {self.path}: {self._write_error}"
+            body["degraded"] = f"cannot write to {self.path}: {self._write_error}"
         elif self.stats.buffer_dropped:
             body["degraded"] = (
                 f"{self.stats.buffer_dropped} polled batch(es) dropped while the disk failed"
