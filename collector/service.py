@@ -80,6 +80,7 @@ class Collector:
         self.flush_max = flush_max
         self.flush_interval_s = flush_interval_s
         self.stats = CollectorStats()
+        self.store_error = ""  # the store's last refusal, while the flush is being retried
         # Subscribed now, not in run(): an MQTT bus subscribes when it connects.
         self.subscription = bus.subscribe(RAW_FILTER, group=group, maxsize=queue_size)
         # Refused raw batches (the wire boundary), counted by reason: health()["dead_letters"].
@@ -88,6 +89,8 @@ class Collector:
     def health(self) -> dict[str, object]:
         body: dict[str, object] = dict(vars(self.stats))
         body.update(self.dead_letters.health())
+        if self.store_error:
+            body["degraded"] = f"cannot store readings: {self.store_error}"
         body["qc"] = self.qc.health()
         if self.derived is not None:
             body["derived"] = self.derived.health()
@@ -196,13 +199,22 @@ class Collector:
                 derived = []
                 break
             except Exception as exc:
-                # Keep the batches and retry: the store being down must not lose readings.
+                # Keep the batches and retry: the store being down (or its disk full) must not
+                # lose readings. No receipt goes out meanwhile, so the gateways keep them too.
                 self.stats.write_failures += 1
-                log.error(
-                    "store write of %d readings failed: %s; retrying", len(checked.readings), exc
+                first = not self.store_error
+                self.store_error = f"{type(exc).__name__}: {exc}"
+                log.log(
+                    logging.ERROR if first else logging.DEBUG,
+                    "store write of %d readings failed: %s; retrying",
+                    len(checked.readings),
+                    exc,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, 5.0)
+        if self.store_error:
+            log.warning("store writes again: %d readings written", len(checked.readings))
+            self.store_error = ""
         batches = checked.batches
         self.stats.flushes += 1
         self.stats.batches += len(batches)
