@@ -22,6 +22,7 @@ import contextlib
 import logging
 import random
 import ssl
+import struct
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -168,6 +169,13 @@ class InOrderAcks:
         return pending
 
 
+# PUBACKs are written together: at most this many, or after this delay (a broker's in-flight
+# window is 20-100 messages and ours max_unacked, so a few ms of delay costs no throughput).
+ACK_BATCH = 64
+ACK_DELAY_S = 0.002
+_PUBACK = struct.Struct("!BBH")  # fixed header (type, remaining length 2), packet id
+
+
 class _Intake:
     """One connection's received messages until they are acknowledged (manual_ack).
 
@@ -187,12 +195,13 @@ class _Intake:
         # Not before the subscriptions are made: a broker resends the session's messages
         # right after CONNACK, and a paused socket would never read the SUBACK.
         self.active = False
-        self._reader: Callable[[], None] | None = None
+        self._due: list[int] = []  # QoS 1 packet ids acknowledged and not yet written
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     @property
     def unacked(self) -> int:
         """Received from the broker and not acknowledged yet (in aiomqtt's queue or ours)."""
-        return len(self.client.messages) + self.acks.inflight
+        return len(self.client.messages) + self.acks.inflight + len(self._due)
 
     def received(self) -> None:
         """Called by paho for each message it read, within its read callback."""
@@ -205,11 +214,32 @@ class _Intake:
                 log.debug("MQTT: %d message(s) not acknowledged: reading paused", self.unacked)
 
     def _send_ack(self, mid: int, qos: int) -> None:
-        result = self.client._client.ack(mid, qos)
-        if result == paho_mqtt.MQTT_ERR_SUCCESS:
+        if qos != 1:  # QoS 2: paho's own (we subscribe at QoS 1: not in practice)
+            self.client._client.ack(mid, qos)
             self.stats.acked += 1
-        else:  # the connection is going: the broker sends it again on the next one
-            log.debug("MQTT acknowledgement of message %d not sent: error %s", mid, result)
+            return
+        self._due.append(mid)
+        if len(self._due) >= ACK_BATCH:
+            self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(ACK_DELAY_S, self._flush)
+
+    def _flush(self) -> None:
+        """Write the PUBACKs due as one packet. paho writes each acknowledgement on its own,
+        with three system calls (its wake-up pair, aiomqtt's wake-up of the loop, the socket):
+        at thousands of messages a second that cost as much as decoding them."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        due, self._due = self._due, []
+        if self.acks.closed or not due:
+            return  # the connection went: the broker sends these again
+        packet = b"".join(_PUBACK.pack(paho_mqtt.PUBACK, 2, mid) for mid in due)
+        result = self.client._client._packet_queue(paho_mqtt.PUBACK, packet, 0, 0)
+        if result == paho_mqtt.MQTT_ERR_SUCCESS:
+            self.stats.acked += len(due)
+        else:  # the connection is going: the broker sends them again on the next one
+            log.debug("MQTT: %d acknowledgement(s) not written: error %s", len(due), result)
         self.taken()
 
     def taken(self) -> None:
@@ -241,6 +271,10 @@ class _Intake:
         asyncio.get_running_loop().add_reader(sock.fileno(), read)
 
     def close(self) -> int:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        self._due.clear()
         return self.acks.close()
 
 

@@ -5,9 +5,9 @@ with backoff, persistent session), with manual acknowledgement: a message is ack
 the broker only once the sink returned, i.e. once its readings are durable in the gateway's
 outbox. Until then the broker keeps it, so a burst or a restart's backlog waits in the broker
 (back-pressure) instead of being dropped here, and a message the gateway had not made safe
-when its connection went is sent again. Up to ``window`` messages are handled at once; their
-sink calls start in the order the messages came (the gateway numbers batches in that call,
-before its first await), and they are acknowledged in that order.
+when its connection went is sent again. Up to ``window`` messages per topic filter are handled
+at once; their sink calls start in the order the messages came (the gateway numbers batches in
+that call, before its first await), and the bus acknowledges them in that order.
 
 Each message is decoded by the pure :class:`~gateway.mqtt_input.payload.MqttDecoder`; good
 values go to the sink, bad messages to the dead letter with their reason, counted per reason and
@@ -86,7 +86,6 @@ class MqttInput:
             bus.subscribe(topic_filter, maxsize=self.queue_size)
             for topic_filter in self.decoder.filters
         ]
-        slots = asyncio.Semaphore(self.window)  # shared by every subscription
         log.info(
             "MQTT input: %d station(s) on %s:%d, topics %s",
             len(self.decoder.routes),
@@ -97,49 +96,36 @@ class MqttInput:
         async with bus, asyncio.TaskGroup() as tasks:
             for index, subscription in enumerate(subscriptions):
                 earlier = subscriptions[:index]
-                tasks.create_task(
-                    self._consume(subscription, earlier, slots, sink, dead_letter)
-                )
+                for _ in range(self.window):
+                    tasks.create_task(self._work(subscription, earlier, sink, dead_letter))
 
-    async def _consume(
+    async def _work(
         self,
         subscription: Subscription,
         earlier: list[Subscription],
-        slots: asyncio.Semaphore,
         sink: ReadingSink,
         dead_letter: DeadLetter,
     ) -> None:
-        """Handle up to the window of messages at once; acknowledge each in arrival order."""
-        # (task handling it, or None for a copy another subscription handles; the message)
-        in_order: asyncio.Queue[tuple[asyncio.Task[None] | None, BusMessage]] = asyncio.Queue()
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._acknowledge(in_order, slots))
-            while True:
-                message = await subscription.get()
-                # Overlapping filters (stations/+/data and stations/+/+) each get a copy from
-                # the bus: the first subscription that matches handles it; the others only
-                # acknowledge their copy (the bus sends the broker one ack when all did).
-                if earlier and any(other.matches(message.topic) for other in earlier):
-                    in_order.put_nowait((None, message))
-                    continue
-                await slots.acquire()
-                self.handling += 1
-                # Tasks start in creation order, so the sink calls (and the gateway's batch
-                # numbers, taken before its first await) follow the order of the messages.
-                task = tasks.create_task(self._handle_guarded(message, sink, dead_letter))
-                in_order.put_nowait((task, message))
+        """One of the ``window`` workers of a subscription: take a message, handle, ack.
 
-    async def _acknowledge(
-        self,
-        in_order: asyncio.Queue[tuple[asyncio.Task[None] | None, BusMessage]],
-        slots: asyncio.Semaphore,
-    ) -> None:
+        Taking a message and running its handling up to the sink's first await happen in one
+        step of the event loop, so the sink calls start in the order of the queue whichever
+        worker takes them. The bus sends the broker's acknowledgements in arrival order, so a
+        worker acknowledges as soon as its message is safe.
+        """
         while True:
-            task, message = await in_order.get()
-            if task is not None:
-                await task  # never raises: _handle_guarded keeps what went wrong
+            message = await subscription.get()
+            # Overlapping filters (stations/+/data and stations/+/+) each get a copy from the
+            # bus: the first subscription that matches handles it; the others only
+            # acknowledge their copy (the broker is acknowledged once all copies were).
+            if earlier and any(other.matches(message.topic) for other in earlier):
+                message.ack()
+                continue
+            self.handling += 1
+            try:
+                await self._handle_guarded(message, sink, dead_letter)
+            finally:
                 self.handling -= 1
-                slots.release()
             message.ack()
 
     async def _handle_guarded(
@@ -150,8 +136,8 @@ class MqttInput:
             await self.handle(message.topic, message.payload, sink, dead_letter)
         except Exception as exc:
             # A bug (the sink waits while the disk fails; it does not raise). Holding the
-            # message unacknowledged would stop every station behind it (acks go in order),
-            # so the message goes to the dead letter with the reason, and is counted.
+            # message unacknowledged would stop every station behind it (acks go in arrival
+            # order), so the message goes to the dead letter with the reason, and is counted.
             self.errors += 1
             log.log(
                 logging.ERROR if self.errors == 1 else logging.DEBUG,
