@@ -1,0 +1,679 @@
+"""The fault suite's rig: real servers, the services as users run them, and the bench's stations.
+
+Everything here is I/O. One :class:`Rig` per row, in its own directory: two Mosquittos (the
+stations' broker, where the bench publishes as MQTT stations, and the bus, so that stopping the
+bus leaves the stations publishing), the store (the collector's SQLite, or a real InfluxDB or
+VictoriaMetrics), and ``quantrac gateway``, ``quantrac collector`` and, for the database
+outages, ``quantrac alerting`` as subprocesses. Every process and mount is undone by
+:meth:`Rig.close`, which the ``with`` statement calls on any exit, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bench.faults.accounting import Key
+from tests.alerting.receivers import HttpReceiver, Reply
+from tests.servers import Influxd, Mosquitto, VictoriaMetrics, free_port
+
+SITE = Path(__file__).resolve().parent / "site"
+PARAM = "water_level"
+STEADY = tuple(f"wl_{n:02d}" for n in range(10))
+BURST = "wl_burst"
+FLOOD = "wl_flood"  # one reading above BĐ II, during a database outage
+CHECK = "wl_check"  # one reading above BĐ I, before the fault
+WEBHOOK_PATH = "/faults"
+WEBHOOK_SECRET_ENV = "FAULTS_WEBHOOK_SECRET"
+
+
+def quantrac_command() -> list[str]:
+    """``.venv/bin/quantrac`` next to this interpreter, as a user runs it."""
+    script = Path(sys.executable).with_name("quantrac")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "quantrac"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Service:
+    """One ``quantrac`` service as a subprocess, its output drained into a log file.
+
+    Its own session: a Ctrl-C in the terminal reaches the bench only, which then stops the
+    services in order. Output goes through a pipe so that a file-size limit set on the process
+    (the disk-full fallback) bites on its data files, not on its log.
+    """
+
+    def __init__(self, name: str, args: list[str], log: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.health_port = free_port()
+        self.args = [*args, "--health", f"127.0.0.1:{self.health_port}"]
+        self.log = log
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.unexpected: list[str] = []  # exits nobody asked for
+        self._drain: threading.Thread | None = None
+        self._started = 0
+
+    def start(self) -> None:
+        self._started += 1
+        self.process = subprocess.Popen(
+            [*quantrac_command(), *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,
+        )
+        self._drain = threading.Thread(
+            target=self._copy, args=(self.process, self._started), daemon=True
+        )
+        self._drain.start()
+
+    def _copy(self, process: subprocess.Popen[bytes], run: int) -> None:
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        with self.log.open("ab") as out:
+            out.write(f"--- {self.name} start {run} ---\n".encode())
+            while chunk := os.read(fd, 65536):
+                out.write(chunk)
+                out.flush()
+        process.stdout.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def check(self) -> None:
+        """Record an exit nobody asked for (once per run)."""
+        process = self.process
+        if process is not None and process.poll() is not None:
+            self.unexpected.append(f"{self.name} exited with code {process.returncode}")
+            self.process = None
+
+    def kill(self) -> None:
+        self.check()
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+        self._join()
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM, as systemd stops it; SIGKILL when it does not stop in time (noted)."""
+        self.check()
+        process, self.process = self.process, None
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                self.unexpected.append(f"{self.name} did not stop on SIGTERM in {timeout_s:.0f} s")
+            else:
+                if code not in (0, -signal.SIGTERM):
+                    self.unexpected.append(f"{self.name} stopped with code {code}")
+        self._join()
+
+    def _join(self) -> None:
+        if self._drain is not None:
+            self._drain.join(timeout=5)
+            self._drain = None
+
+    def health(self) -> dict[str, Any] | None:
+        """Its ``/health`` JSON (a 503 answers JSON too); None when it does not answer."""
+        url = f"http://127.0.0.1:{self.health_port}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+        except OSError:
+            return None
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return None
+        return answer if isinstance(answer, dict) else None
+
+    def tail(self, lines: int = 20) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def payload(station: str, ts_ms: int, level_cm: float) -> bytes:
+    """A message of firmware_configs/mqtt/water_level_mqtt_nested.yaml."""
+    return json.dumps(
+        {
+            "device": {"id": station},
+            "time": ts_ms,
+            "data": {"sensors": {"level": {"value": level_cm, "unit": "cm"}}},
+            "state": "ok",
+        }
+    ).encode()
+
+
+class Stations:
+    """The MQTT stations the bench plays: QoS 1 to the stations' broker.
+
+    Expected is what the broker PUBACKed: a message counts once paho reports it published
+    (``MQTTMessageInfo.is_published``, set on its PUBACK), so the broker owns it from then on.
+    """
+
+    TOPIC = "hydro/uplink"
+
+    def __init__(self, port: int) -> None:
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="faults-stations", clean_session=True
+        )
+        self.client.max_inflight_messages_set(100)
+        self.client.max_queued_messages_set(0)  # unbounded: the bench keeps every message
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Key, mqtt.MQTTMessageInfo, bool]] = []
+        self.acked: set[Key] = set()  # accounted: these make "expected"
+        self.warm_up: set[Key] = set()  # acknowledged too, but sent before the accounting began
+        self._last_ts: dict[str, int] = {}
+        self._steady: threading.Thread | None = None
+        self._steady_stop = threading.Event()
+        self.steady_sent = 0
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def close(self) -> None:
+        self.stop_steady()
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def next_ts(self, station: str, at_ms: int | None = None) -> int:
+        """Device time: now (or ``at_ms``), strictly after the station's last message."""
+        with self._lock:
+            ts = max(at_ms if at_ms is not None else now_ms(), self._last_ts.get(station, 0) + 1)
+            self._last_ts[station] = ts
+            return ts
+
+    def publish(
+        self, station: str, level_cm: float, *, ts_ms: int | None = None, accounted: bool = True
+    ) -> Key:
+        ts = ts_ms if ts_ms is not None else self.next_ts(station)
+        info = self.client.publish(self.TOPIC, payload(station, ts, level_cm), qos=1)
+        key = (station, PARAM, ts)
+        with self._lock:
+            self._pending.append((key, info, accounted))
+        return key
+
+    def sweep(self) -> int:
+        """Move what the broker acknowledged into ``acked``; how many are still pending."""
+        with self._lock:
+            still = []
+            for key, info, accounted in self._pending:
+                if info.is_published():
+                    (self.acked if accounted else self.warm_up).add(key)
+                else:
+                    still.append((key, info, accounted))
+            self._pending = still
+            return len(still)
+
+    def acked_keys(self) -> set[Key]:
+        self.sweep()
+        with self._lock:
+            return set(self.acked)
+
+    def wait_acked(self, timeout_s: float) -> int:
+        """Wait until every message is acknowledged; how many are not (after the timeout)."""
+        deadline = time.monotonic() + timeout_s
+        while (pending := self.sweep()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return pending
+
+    def burst(self, station: str, count: int) -> list[Key]:
+        """``count`` messages at full speed, device times 1 ms apart, ending about now."""
+        start = self.next_ts(station, now_ms() - count)
+        keys = [self.publish(station, 40.0 + i % 50, ts_ms=start + i) for i in range(count)]
+        with self._lock:
+            self._last_ts[station] = max(self._last_ts[station], start + count - 1)
+        return keys
+
+    def start_steady(self, stations: Iterable[str], rate_hz: float) -> None:
+        """Each station one message every 1/rate_hz s, until :meth:`stop_steady`."""
+        chosen = list(stations)
+        self._steady_stop.clear()
+
+        def run() -> None:
+            tick = 0
+            next_at = time.monotonic()
+            while not self._steady_stop.is_set():
+                for index, station in enumerate(chosen):
+                    # Levels well under BĐ I (1.0 m), varying so no QC filter calls them stuck.
+                    self.publish(station, 30.0 + (tick * 7 + index * 3) % 60)
+                    self.steady_sent += 1
+                tick += 1
+                next_at += 1.0 / rate_hz
+                self._steady_stop.wait(max(0.0, next_at - time.monotonic()))
+
+        self._steady = threading.Thread(target=run, name="steady-stations", daemon=True)
+        self._steady.start()
+
+    def stop_steady(self) -> None:
+        self._steady_stop.set()
+        if self._steady is not None:
+            self._steady.join(timeout=5)
+            self._steady = None
+
+
+class CleanListener:
+    """A subscriber on ``quantrac/v1/clean/+`` of the bus: when each water level came out."""
+
+    def __init__(self, port: int) -> None:
+        self.arrivals: list[tuple[float, str, float]] = []  # (wall time, station, device time s)
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="faults-clean-listener", clean_session=True
+        )
+        self.client.reconnect_delay_set(1, 1)  # back as soon as the bus is: it measures flow
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        client.subscribe("quantrac/v1/clean/+", qos=0)
+        self.connected.set()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        at = time.time()
+        try:
+            batch = json.loads(message.payload)
+            found = [
+                (at, str(batch["station"]), _seconds(r["ts"]))
+                for r in batch["readings"]
+                if r.get("param") == PARAM
+            ]
+        except (ValueError, KeyError, TypeError):
+            return  # not ours to judge: the collector's decoders are tested elsewhere
+        with self._lock:
+            self.arrivals.extend(found)
+
+    def snapshot(self) -> list[tuple[float, str, float]]:
+        with self._lock:
+            return list(self.arrivals)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _seconds(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class StoreReader(Protocol):
+    what: str
+
+    def water_levels(self) -> set[Key] | None:
+        """Every stored water-level key; None when the store cannot be read now."""
+
+    def samples(self) -> Counter[Key]:
+        """Samples per key over every series (derived ones too): duplicates show here."""
+
+
+@dataclass
+class SqliteReader:
+    path: Path
+    what: str = "SQLite"
+
+    def _rows(self, where: str) -> list[tuple[str, str, int]]:
+        if not self.path.exists():
+            return []
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute(
+                "SELECT s.station, s.param, r.ts FROM reading r JOIN series s ON r.series = s.id"
+                + where
+            ).fetchall()
+        finally:
+            db.close()
+
+    def water_levels(self) -> set[Key] | None:
+        try:
+            return {(s, p, int(t)) for s, p, t in self._rows(f" WHERE s.param = '{PARAM}'")}
+        except sqlite3.Error:
+            return None
+
+    def samples(self) -> Counter[Key]:
+        # (series, ts) is the table's primary key: a duplicate cannot be stored twice here,
+        # it is counted anyway so that the column means the same for every store.
+        return Counter((s, p, int(t)) for s, p, t in self._rows(""))
+
+
+@dataclass
+class InfluxReader:
+    server: Influxd
+    what: str = "InfluxDB"
+
+    def _points(self, where: str) -> Iterator[Key]:
+        answer = self.server.query(f'SELECT "quality" FROM "reading"{where} GROUP BY *')
+        result = answer["results"][0]
+        if "error" in result:
+            raise RuntimeError(result["error"])
+        for series in result.get("series", []):
+            tags = series.get("tags", {})
+            for row in series["values"]:
+                yield tags.get("station", ""), tags.get("param", ""), int(row[0])
+
+    def water_levels(self) -> set[Key] | None:
+        try:
+            return set(self._points(f" WHERE \"param\" = '{PARAM}'"))
+        except (OSError, urllib.error.URLError, RuntimeError):
+            return None
+
+    def samples(self) -> Counter[Key]:
+        # One point per (series, time) in InfluxDB; a second series with other tags for the
+        # same (station, param, ts) would be a duplicate, so every series is counted.
+        return Counter(self._points(""))
+
+
+@dataclass
+class VictoriaReader:
+    server: VictoriaMetrics
+    what: str = "VictoriaMetrics"
+
+    def _points(self, match: str) -> Iterator[Key]:
+        self.server.flush()
+        for line in self.server.export(match):
+            labels = line["metric"]
+            for ts in line["timestamps"]:
+                yield labels.get("station", ""), labels.get("param", ""), int(ts)
+
+    def water_levels(self) -> set[Key] | None:
+        try:
+            return set(self._points(f'{{__name__="reading_quality",param="{PARAM}"}}'))
+        except (OSError, urllib.error.URLError, ValueError):
+            return None
+
+    def samples(self) -> Counter[Key]:
+        # Every point has a quality field, so reading_quality has one sample per point.
+        return Counter(self._points('{__name__="reading_quality"}'))
+
+
+class DiskFull(Protocol):
+    method: str
+
+    def fill(self) -> None: ...
+
+    def free(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SmallTmpfs:
+    """The gateway's data dir on its own tmpfs; ``fill`` writes a file until ENOSPC."""
+
+    def __init__(self, directory: Path, size_mb: int = 20) -> None:
+        self.directory = directory
+        self.size_mb = size_mb
+        self.method = f"tmpfs of {size_mb} MB, filled to the last byte"
+        self.filler = directory / "filler"
+        directory.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(directory)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise OSError(result.stderr.strip() or f"mount exited {result.returncode}")
+        self.mounted = True
+
+    def fill(self) -> None:
+        with self.filler.open("ab", buffering=0) as out:
+            for chunk in (1 << 20, 1 << 12, 1 << 9):
+                block = b"\0" * chunk
+                with contextlib.suppress(OSError):
+                    while True:
+                        out.write(block)
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self.mounted:
+            # The gateway is stopped first; lazily in case a straggler still holds a file.
+            if subprocess.run(["umount", str(self.directory)], check=False).returncode != 0:
+                subprocess.run(["umount", "-l", str(self.directory)], check=False)
+            self.mounted = False
+
+
+class FileSizeLimit:
+    """Where a tmpfs cannot be mounted (not root): the gateway may not grow any file.
+
+    ``RLIMIT_FSIZE`` of the running gateway set to the current size of its outbox: a write
+    beyond it fails with EFBIG (Python ignores SIGXFSZ), which SQLite reports as an I/O error
+    rather than SQLITE_FULL — close to a full disk, not the same; the table says which it was.
+    """
+
+    def __init__(self, data_dir: Path, why_not_tmpfs: str) -> None:
+        self.data_dir = data_dir
+        self.method = f"file-size limit (RLIMIT_FSIZE), no tmpfs: {why_not_tmpfs}"
+        self.pid: int | None = None
+        self._saved: tuple[int, int] | None = None
+
+    def fill(self) -> None:
+        assert self.pid is not None
+        biggest = max((p.stat().st_size for p in self.data_dir.glob("*") if p.is_file()), default=0)
+        self._saved = resource.prlimit(self.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (biggest, self._saved[1]))
+
+    def free(self) -> None:
+        if self.pid is not None and self._saved is not None:
+            with contextlib.suppress(ProcessLookupError):
+                resource.prlimit(self.pid, resource.RLIMIT_FSIZE, self._saved)
+
+    def close(self) -> None:
+        self.free()
+
+
+def small_disk(directory: Path, force_fallback: bool = False) -> DiskFull:
+    if force_fallback:
+        directory.mkdir(parents=True, exist_ok=True)
+        return FileSizeLimit(directory, "asked for (--disk-full fsize)")
+    try:
+        return SmallTmpfs(directory)
+    except OSError as exc:
+        return FileSizeLimit(directory, str(exc) or errno.errorcode.get(exc.errno or 0, "?"))
+
+
+@dataclass
+class Rig:
+    """Servers, services and listeners of one row, in ``root``."""
+
+    root: Path
+    store: str = "sqlite"  # sqlite | influxdb | victoriametrics
+    alerting: bool = False
+    disk_full: str | None = None  # None | "tmpfs" | "fsize"
+    stations_broker: Mosquitto = field(init=False)
+    bus: Mosquitto = field(init=False)
+    influxd: Influxd | None = None
+    victoria: VictoriaMetrics | None = None
+    disk: DiskFull | None = None
+    gateway: Service = field(init=False)
+    collector: Service = field(init=False)
+    alerter: Service | None = None
+    stations: Stations = field(init=False)
+    clean: CleanListener = field(init=False)
+    receiver: HttpReceiver | None = None
+    reader: StoreReader = field(init=False)
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def __enter__(self) -> Rig:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def _dir(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _start(self) -> None:
+        stack = self._stack
+        self.stations_broker = Mosquitto(self._dir("stations-broker"))
+        self.stations_broker.start()
+        stack.callback(self.stations_broker.stop)
+        self.bus = Mosquitto(self._dir("bus-broker"))
+        self.bus.start()
+        stack.callback(self.bus.stop)
+
+        collector_data = self._dir("collector")
+        if self.store == "influxdb":
+            self.influxd = Influxd(self._dir("influxd"))
+            self.influxd.start()
+            stack.callback(self.influxd.stop)
+            store_args = ["--store", self.influxd.store_url]
+            self.reader = InfluxReader(self.influxd)
+        elif self.store == "victoriametrics":
+            self.victoria = VictoriaMetrics(self._dir("victoria-metrics"))
+            self.victoria.start()
+            stack.callback(self.victoria.stop)
+            store_args = ["--store", self.victoria.store_url]
+            self.reader = VictoriaReader(self.victoria)
+        else:
+            store_args = []
+            self.reader = SqliteReader(collector_data / "quantrac.sqlite3")
+
+        site = self.root / "site"
+        shutil.copytree(SITE, site)
+        env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+        if self.alerting:
+            self.receiver = HttpReceiver().start()
+            stack.callback(self.receiver.stop)
+            self.receiver.script(WEBHOOK_PATH, Reply(200, json={"ok": True}))
+            config = yaml.safe_load((site / "alerting.yaml").read_text(encoding="utf-8"))
+            config["notifiers"]["webhook"]["url"] = f"{self.receiver.url}{WEBHOOK_PATH}"
+            (site / "alerting.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+            env[WEBHOOK_SECRET_ENV] = "fault-suite"
+
+        gateway_data = self.root / "gateway"
+        if self.disk_full is not None:
+            self.disk = small_disk(gateway_data, force_fallback=self.disk_full == "fsize")
+            stack.callback(self.disk.close)  # after the gateway has stopped (LIFO)
+        gateway_data.mkdir(exist_ok=True)
+
+        logs = self._dir("logs")
+        self.collector = Service(
+            "collector",
+            ["collector", str(site), "--broker", self.bus.url, "--data-dir", str(collector_data),
+             *store_args],
+            logs / "collector.log",
+            env,
+        )  # fmt: skip
+        self.gateway = Service(
+            "gateway",
+            ["gateway", str(site), "--broker", self.bus.url, "--stations-broker",
+             self.stations_broker.url, "--data-dir", str(gateway_data)],
+            logs / "gateway.log",
+            env,
+        )  # fmt: skip
+        services = [self.collector, self.gateway]
+        if self.alerting:
+            self.alerter = Service(
+                "alerting",
+                ["alerting", str(site), "--broker", self.bus.url, "--data-dir",
+                 str(self._dir("alerting"))],
+                logs / "alerting.log",
+                env,
+            )  # fmt: skip
+            services.append(self.alerter)
+        for service in services:
+            service.start()
+            stack.callback(service.stop)
+        if isinstance(self.disk, FileSizeLimit):
+            self.disk.pid = self.gateway.pid
+
+        self.clean = CleanListener(self.bus.port)
+        stack.callback(self.clean.close)
+        self.stations = Stations(self.stations_broker.port)
+        stack.callback(self.stations.close)
+
+    @property
+    def services(self) -> list[Service]:
+        return [s for s in (self.gateway, self.collector, self.alerter) if s is not None]
+
+    def check_services(self) -> None:
+        for service in self.services:
+            service.check()
+
+    def unexpected_exits(self) -> list[str]:
+        return [text for s in self.services for text in s.unexpected]
+
+    def warm_up(self, timeout_s: float) -> None:
+        """Until a message the bench publishes is stored: the gateway has subscribed (its
+        persistent session now keeps what comes), the collector stores. Not counted."""
+        deadline = time.monotonic() + timeout_s
+        sent: set[Key] = set()
+        while time.monotonic() < deadline:
+            sent.add(self.stations.publish(STEADY[0], 50.0, accounted=False))
+            stored = self.reader.water_levels() or set()
+            if sent & stored:
+                break
+            self.check_services()
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(
+                f"nothing published reached the store within {timeout_s:.0f} s; "
+                f"gateway log:\n{self.gateway.tail()}\ncollector log:\n{self.collector.tail()}"
+            )
+        if self.alerter is not None:
+            while "alerting:" not in self.alerter.log.read_text(errors="replace"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"quantrac alerting did not start:\n{self.alerter.tail()}")
+                time.sleep(0.2)
+        if not self.clean.connected.wait(max(0.0, deadline - time.monotonic())):
+            raise RuntimeError("the clean-stream listener did not connect to the bus")
+
+    def warnings(self, level: int) -> list[float]:
+        """Monotonic arrival times of firing webhooks at ``level`` (1 = BĐ I …)."""
+        if self.receiver is None:
+            return []
+        found = []
+        for request in self.receiver.to(WEBHOOK_PATH):
+            with contextlib.suppress(ValueError):
+                body = request.json()
+                if body.get("state") == "firing" and body.get("level") == level:
+                    found.append(request.at)
+        return found
