@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,14 @@ from gateway.model import Reading, ReadingBatch
 from gateway.outbox import Outbox, OutboxSettings
 from gateway.poller import Poller
 from gateway.streaming import Rejected, StreamingDriver
-from gateway.wire import deadletter_topic, encode_batch, raw_topic
+from gateway.wire import (
+    DEFAULT_BOUNDS,
+    TimeWindow,
+    deadletter_topic,
+    encode_batch,
+    format_ts,
+    raw_topic,
+)
 from quantrac.settings import Settings
 from quantrac.site import Site
 
@@ -88,10 +97,38 @@ class GatewayService:
             station=station,
             readings=tuple(readings),
         )
+        batch = await self._within_the_wire_window(batch)
         if self.outbox is not None:
             await self.outbox.put(batch)
         else:
             await self.bus.publish(raw_topic(batch.station), encode_batch(batch))
+
+    async def _within_the_wire_window(self, batch: ReadingBatch) -> ReadingBatch:
+        """The batch without readings whose time the collector's wire boundary would refuse.
+
+        A collector refuses a whole batch with a time outside the plausible window
+        (docs/wire-format.md) and sends no receipt for it, so the outbox would resend it
+        forever, and the good readings beside the bad one would never be stored. A TT10 file
+        or a device clock can give such a time (a logger reset to 1970): those readings go to
+        the dead letter here, named, and the rest of the batch goes on.
+        """
+        window = TimeWindow.of(DEFAULT_BOUNDS)
+        outside = [r for r in batch.readings if not window.earliest <= r.ts <= window.latest]
+        if not outside:
+            return batch
+        for reading in outside:
+            detail = (
+                f"station {batch.station} param {reading.param}: time {format_ts(reading.ts)}"
+                f" is outside {format_ts(window.earliest)} … {format_ts(window.latest)}"
+            )
+            payload = json.dumps(
+                {"param": reading.param, "value": reading.value, "ts": format_ts(reading.ts)}
+            ).encode()
+            await self.dead_letter(
+                Rejected(f"station {batch.station}", detail, payload, batch.station)
+            )
+        inside = [r for r in batch.readings if window.earliest <= r.ts <= window.latest]
+        return replace(batch, readings=tuple(inside))
 
     async def dead_letter(self, rejected: Rejected) -> None:
         """What a driver could not decode, kept on the bus for the operator (not lost)."""
@@ -101,6 +138,7 @@ class GatewayService:
     async def publish(self, batch: ReadingBatch) -> None:
         """The poller's publish: kept once its group commit is durable, or — while the disk
         fails — buffered in memory, so polls keep their schedule (gateway.outbox)."""
+        batch = await self._within_the_wire_window(batch)
         if self.outbox is not None:
             await self.outbox.put(batch, poll=True)
         else:
