@@ -165,6 +165,37 @@ class FloodWatch:
 
 DEMO_TIME_SCALE = 60.0  # a demo minute is about an hour of a real storm
 
+# What any client of a broker could send the collector: each is refused at the wire boundary
+# (docs/wire-format.md), counted as a dead letter by reason, and the stream goes on.
+_STRANGER = "quantrac/v1/raw/"
+HOSTILE_MESSAGES: tuple[tuple[str, bytes], ...] = (
+    (_STRANGER + "kim_long", b"[" * 100_000 + b"]" * 100_000),
+    (
+        _STRANGER + "kim_long",
+        b'{"v":1,"gateway":"x","seq":1,"station":"kim_long","produced_at":'
+        b'"2026-11-22T16:40:00Z","readings":[{"param":"water_level","value":1'
+        + b"0" * 400
+        + b',"unit":"m","ts":"0001-01-01T00:00:00+14:00","status":"measuring"}]}',
+    ),
+    (_STRANGER + "KIM", b'{"v":1,"station":"KIM"}'),
+    (_STRANGER + "kim_long", bytes(range(256)) * 32),
+)
+
+
+async def hostile_stranger(bus: InProcessBus, collector: Collector, console: Console) -> None:
+    """Midway through the storm a stranger on the bus sends junk; the demo shows it refused."""
+    await asyncio.sleep(20.0)
+    before = collector.dead_letters.total
+    for topic, payload in HOSTILE_MESSAGES:
+        await bus.publish(topic, payload)
+    await asyncio.sleep(2.0)
+    counts = collector.dead_letters.counts
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
+    console.print(
+        f"[dim]wire boundary: {collector.dead_letters.total - before} hostile message(s) on the "
+        f"raw topic refused ({reasons}); counted in /health, the stations go on[/]"
+    )
+
 
 async def run_demo(
     site: Site,
@@ -267,6 +298,7 @@ async def run_demo(
             spawn(server.serve(), "api"),
             spawn(every(1.0, watch.check), "flood-watch"),
             spawn(every(30.0, show_board), "index-board"),
+            spawn(hostile_stranger(bus, collector, console), "stranger"),
         ]
         if tt10_codes:
             feed = write_tt10_files(inbox, tt10_codes, every_s=10.0, ftp=tt10_ftp)
@@ -283,7 +315,10 @@ async def run_demo(
         # Gateway first, then give the collector one flush interval to store what is in
         # flight, then the rest: nothing polled before Ctrl-C is lost on the way out.
         by_name = {task.get_name(): task for task in tasks}
-        names = ("tt10-feed", "gateway", "flood-watch", "index-board", "collector", "alerting")
+        names = (
+            "stranger", "tt10-feed", "gateway", "flood-watch", "index-board", "collector",
+            "alerting",
+        )  # fmt: skip
         for name in (*names, "api"):
             running = by_name.get(name)
             if running is None:
