@@ -24,9 +24,9 @@ from quantrac.health import (
     assess,
     listen,
     parse_address,
-    render_metrics,
     serve_health,
 )
+from quantrac.metrics import render_metrics
 from tests.quantrac.test_cli import local_site, start, stop, wait_for_text
 from tests.servers import Influxd, Mosquitto, VictoriaMetrics, free_port
 
