@@ -1,4 +1,5 @@
-"""The storage schema, declared once (DESIGN.md): every store, the API and dashboards read it.
+"""The storage schema, declared once (docs/storage.md): every store, the API and dashboards
+read it.
 
 Long format, one series per station and parameter: measurement ``reading``, tags ``station``,
 ``param``, ``kind``, ``district``, ``unit`` (and ``derived`` for computed series); fields
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.wire import DERIVED_PARAMS as NAMED_DERIVED_PARAMS
+from gateway.wire import MEAN_SUFFIX as MEAN_SUFFIX  # pm25_h: the mean over the hour ending at ts
+
 MEASUREMENT = "reading"
 # unit is constant per series (no cardinality): it lets a reading come back whole from
 # InfluxDB and VictoriaMetrics, which keep no side table of series.
 TAGS = ("station", "param", "kind", "district", "unit")
 DERIVED_TAG = "derived"
 FIELDS = ("value", "quality", "status", "reason")  # reason: omitted when empty
-
-MEAN_SUFFIX = "_h"  # hourly means: pm25_h is the mean of pm25 over the hour ending at its ts
 
 
 class _DerivedParams(frozenset[str]):
@@ -29,24 +31,15 @@ class _DerivedParams(frozenset[str]):
         )
 
 
-DERIVED_PARAMS: frozenset[str] = _DerivedParams(
-    {
-        "vn_aqi_h",
-        "vn_aqi_d",
-        "vn_wqi",
-        "rain_1h",
-        "rain_3h",
-        "rain_6h",
-        "rain_12h",
-        "rain_24h",
-        "flood_level",
-    }
-)
-"""Series computed by the collector (DESIGN.md): the stores tag them ``derived=true``."""
+# The names belong to the wire contract (gateway.wire): the clean stream carries them too.
+DERIVED_PARAMS: frozenset[str] = _DerivedParams(NAMED_DERIVED_PARAMS)
+"""Series computed by the collector (docs/indices.md): the stores tag them ``derived=true``."""
 
 
 def is_derived(param: str) -> bool:
     return param in DERIVED_PARAMS
+
+
 @dataclass(frozen=True, slots=True)
 class StationInfo:
     """What a store tags a station's series with."""

@@ -166,8 +166,8 @@ class WireBounds:
 DEFAULT_BOUNDS = WireBounds()
 
 # Series the collector derives and publishes on the clean stream beside the readings: these,
-# and the hourly mean "<param>_h" of any series. collector.schema.DERIVED_PARAMS says the same
-# for the stores; a test keeps the two equal.
+# and the hourly mean "<param>_h" of any series. collector.schema builds the stores' rule from
+# them (the contract belongs to the producer side; collector imports gateway, never back).
 DERIVED_PARAMS = frozenset(
     {
         "vn_aqi_h",
