@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,3 +41,14 @@ def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Service processes a test starts (append them); whatever still runs is killed after."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in reversed(started):
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -9,13 +9,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from tests.conftest import EXAMPLE_SITE
@@ -137,16 +135,6 @@ def local_site(tmp_path: Path) -> Path:
             station["source"]["interval_s"] = 1
         path.write_text(yaml.safe_dump(document, allow_unicode=True))
     return site
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in reversed(started):
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_gateway_collector_and_api_as_separate_processes_over_mosquitto(

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -314,16 +314,6 @@ async def test_health_that_fails_or_hangs_is_down_with_503() -> None:
 
 
 # --- the services as processes on Mosquitto ---------------------------------------------------
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in reversed(started):
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def get_until(
