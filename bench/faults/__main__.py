@@ -52,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="tmpfs",
         help="tmpfs (needs root; falls back to fsize when mount fails) or a file-size limit",
     )
+    parser.add_argument(
+        "--vm-no-dedup",
+        action="store_true",
+        help="run VictoriaMetrics without -dedup.minScrapeInterval (docs/storage.md requires it)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 unless every row passes")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
@@ -90,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     profile,
                     work / spec.key,
                     disk_method=args.disk_full,
+                    vm_dedup=not args.vm_no_dedup,
                     say=lambda text: print(text, flush=True),
                 )
             except (RuntimeError, OSError) as exc:

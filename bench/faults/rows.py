@@ -1,10 +1,11 @@
 """The faults, one function each, and the run of one row around any of them.
 
-A row: a fresh :class:`Rig`; warm-up (not counted); the steady stream (ten stations, one
-message a second each) for ``lead_s``; the fault; then polling the store from the fault's end
-until it holds everything acknowledged up to that end (time to catch up, or "> limit"); the
-steady stream goes on for ``tail_s`` after the end, then stops; a last wait for what was still
-on its way, and the tally of everything acknowledged against everything stored.
+A row: a fresh :class:`Rig`; warm-up (not counted); the steady stream (eight river gauges and
+two rain gauges, one message a second each) for ``lead_s``; the fault; then polling the store
+from the fault's end until it holds everything acknowledged up to that end (time to catch up,
+or "> limit"); the steady stream goes on for ``tail_s`` after the end, then stops; a last wait
+for what was still on its way, and the tally of everything acknowledged against everything
+stored.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.faults.accounting import Key, Row, drop_counters, flow, tally, worse
-from bench.faults.rig import BURST, CHECK, FLOOD, STEADY, Rig
+from bench.faults.rig import BURST, CHECK, FLOOD, STEADY, Rig, serves_health
 
 POLL_S = 0.5
 WARNING_ON_TIME_S = 5.0  # a flood warning later than this during an outage is "late"
@@ -220,6 +221,7 @@ def run_row(
     root: Path,
     *,
     disk_method: str = "tmpfs",
+    vm_dedup: bool = True,
     say: Callable[[str], None] = print,
 ) -> Row:
     title = spec.title(p)
@@ -230,9 +232,12 @@ def run_row(
         store=spec.store,
         alerting=spec.alerting,
         disk_full=disk_method if spec.disk_full else None,
+        vm_dedup=vm_dedup,
     )
     with rig:
         notes: list[str] = []
+        if spec.store == "victoriametrics" and not vm_dedup:
+            notes.append("VictoriaMetrics WITHOUT -dedup.minScrapeInterval")
         rig.warm_up(timeout_s=60)
         rig.stations.start_steady(STEADY, p.rate_hz)
         if spec.alerting:
@@ -317,6 +322,8 @@ class _HealthWatch:
             self._stop.wait(1.0)
 
     def describe(self) -> str:
+        if not serves_health():
+            return "not served (this quantrac has no --health)"
         parts = []
         for name, (status, reasons) in sorted(self.worst.items()):
             why = f" ({'; '.join(reasons)[:160]})" if reasons else ""
@@ -337,7 +344,7 @@ def _first_after(rig: Rig, level: int, since: float, timeout_s: float) -> float 
 
 def _catch_up(rig: Rig, expected: set[Key], since: float, limit_s: float) -> float | None:
     while True:
-        stored = rig.reader.water_levels()
+        stored = rig.reader.raw_keys()
         now = time.monotonic()
         if stored is not None and expected <= stored:
             return now - since
@@ -350,7 +357,7 @@ def _catch_up(rig: Rig, expected: set[Key], since: float, limit_s: float) -> flo
 def _wait_stored(rig: Rig, expected: set[Key], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        stored = rig.reader.water_levels()
+        stored = rig.reader.raw_keys()
         if stored is not None and expected <= stored:
             return
         time.sleep(POLL_S)
