@@ -7,7 +7,8 @@ Three ways to declare one:
 - ``param: rain`` with ``window: 3h``: the interval amounts summed here over the window;
 - ``heavy_rain_risk: true`` with ``terrain``: the natural-disaster risk level of heavy rain,
   Decision 18/2021/QĐ-TTg (collector.indices.rain.heavy_rain_risk: level 1 is 100–200 mm in
-  24 h or 50–100 mm in 12 h; higher levels need more rain, more days, or mountain terrain).
+  24 h or 50–100 mm in 12 h; higher levels need more rain, more days, or mountain terrain),
+  over local calendar days summed here from the gauge's counter or amounts.
 
 A total the collector flags suspect ``incomplete`` (the gauge was not heard for part of the
 window) is a lower bound: with ``use_incomplete`` it may raise a level — a lower bound that
@@ -16,12 +17,21 @@ reaches a band is proof — but never lowers one.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from alerting.rules.base import LadderRule, LadderState, StationFacts, given_or, kind_of_param
+from alerting.model import Signal
+from alerting.rules.base import (
+    LadderRule,
+    LadderState,
+    StationFacts,
+    given_or,
+    kind_of_param,
+    make_signal,
+)
 from alerting.rules.config import (
     RAIN_TOTALS,
     AccumulationConfig,
@@ -29,25 +39,33 @@ from alerting.rules.config import (
     risk_level_severity,
     select_stations,
 )
-from alerting.rules.levels import Ladder, Step
+from alerting.rules.levels import Ladder, Step, step
 from alerting.rules.series import SeriesWindow
 from alerting.rules.threshold import declared_ladder
 from collector.indices.common import VIETNAM_TZ
 from collector.indices.rain import (
+    HOUR,
     HeavyRainRule,
     HeavyRainThresholds,
     RainDay,
+    RainInterval,
     RainTotal,
     RiskLevel,
     Terrain,
+    TippingBucket,
     heavy_rain_risk,
+    rain_from_amounts,
+    rain_from_counter,
     rain_intensity,
 )
-from gateway.config import StationConfig
+from gateway.config import ModbusSource, StationConfig
 from gateway.model import Quality, Reading
 
 INCOMPLETE = "incomplete"  # the collector's reason for a total with a gap in its window
 RISK_DAYS = 7  # days of history kept: the longest default rule needs 3 in a row
+DAY = timedelta(days=1)
+# The risk rule reads the gauge itself: a tip counter (rain_counter) or reported amounts (rain).
+RISK_PARAMS = ("rain_counter", "rain")
 
 
 def _incomplete(reading: Reading) -> bool:
@@ -97,85 +115,165 @@ class AccumulationRule(LadderRule[AccumulationState]):
 
 @dataclass(slots=True)
 class DayRain:
-    """What the stream said of one local day: its last 24 h total and its largest 12 h one."""
+    """The rain of one local day (00:00, 24:00] so far, from the gauge's own intervals."""
 
-    last_24h: float = 0.0
-    last_24h_ts: datetime | None = None
-    max_12h: float = 0.0
+    day: date
+    start: datetime  # the day's first instant (local midnight)
+    known_mm: float = 0.0  # intervals ending within the day
+    covered: timedelta = timedelta(0)  # time within the day that known intervals cover
+    max_12h: float = 0.0  # largest 12 h total that counts for the day
+
+    def rain_day(self, until: datetime | None = None) -> RainDay:
+        """As collector.indices.rain.RainDay; ``until`` (the day still running): coverage so far."""
+        end = self.start + DAY
+        span = ((until or end) - self.start) or DAY
+        total = RainTotal(24, end, round(self.known_mm, 6), min(1.0, self.covered / span))
+        return RainDay(self.day, total, round(self.max_12h, 6))
 
 
 @dataclass(slots=True)
 class RiskState(LadderState):
-    days: dict[date, DayRain] = field(default_factory=dict)
-    rain_24h: float | None = None
+    previous: tuple[datetime, float] | None = None  # the last counter count or reported amount
+    spacing: timedelta | None = None  # between reported amounts (no configured interval)
+    intervals: deque[RainInterval] = field(default_factory=deque)  # the last 24 h
+    today: DayRain | None = None
+    days: dict[date, RainDay] = field(default_factory=dict)  # closed days, RISK_DAYS at most
+    rain_24h: float | None = None  # the last 24 h and 12 h, sliding, for the message
     rain_12h: float | None = None
-    rain_12h_ts: datetime | None = None
-    incomplete: bool = False
+    incomplete: bool = False  # some time of the days judged is not covered by known rain
     run_days: int = 0
 
 
 def local_day(ts: datetime) -> date:
-    # Rain days run (00:00, 24:00] local: a total stamped at midnight closes the day before.
+    # Rain days run (00:00, 24:00] local: rain ending at midnight is the day before's.
     return (ts - timedelta(microseconds=1)).astimezone(VIETNAM_TZ).date()
+
+
+def _window(intervals: deque[RainInterval], end: datetime, hours: int) -> float:
+    # Like collector.indices.rain.rain_total: only intervals wholly inside the window count.
+    start = end - hours * HOUR
+    return round(sum(i.rain_mm or 0.0 for i in intervals if i.start >= start), 6)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeavyRainRiskRule(LadderRule[RiskState]):
-    """The risk level of the latest day, from the rain_24h / rain_12h stream.
+    """The risk level of the latest local day, from the gauge's counter or reported amounts.
 
-    Past days count by their calendar total (the last rain_24h of the day, which at midnight is
-    the day's) and their largest 12 h total; the latest day by the running totals, so the
-    warning follows the rain as it falls rather than waiting for midnight.
+    Decision 18/2021/QĐ-TTg counts days: each local day (Asia/Ho_Chi_Minh, (00:00, 24:00])
+    counts by its own rain, never by a sliding 24 h that reaches back into the day before —
+    that counted the day before twice (two wet days and a dry third made "3 days" at 01:00).
+    The latest day counts by its rain so far, so the level follows the rain as it falls.
     """
 
     type: str = "accumulation"
     terrain: Terrain = Terrain.LOWLAND
     thresholds: HeavyRainThresholds = field(default_factory=HeavyRainThresholds)
+    gauge: TippingBucket = field(default_factory=TippingBucket)
+    amount_interval: timedelta | None = None  # what one reported amount covers; None: spacing
 
     def new_state(self) -> RiskState:
         return RiskState()
 
-    def observe(self, state: RiskState, reading: Reading) -> None:
-        # rain_12h: published beside rain_24h at the same instant, fed first (a context param).
-        if reading.param != "rain_12h":
-            return
-        if state.rain_12h_ts is not None and reading.ts <= state.rain_12h_ts:
-            return
-        state.rain_12h, state.rain_12h_ts = reading.value, reading.ts
-        day = state.days.setdefault(local_day(reading.ts), DayRain())
-        day.max_12h = max(day.max_12h, reading.value)
-
-    def value_of(self, state: RiskState, reading: Reading) -> float | None:
-        if state.levels.last_ts is not None and reading.ts <= state.levels.last_ts:
+    def _interval(self, state: RiskState, reading: Reading) -> RainInterval | None:
+        """The rain between the previous reading and this one (None: a first reading)."""
+        previous, state.previous = state.previous, (reading.ts, reading.value)
+        if previous is None:
+            if reading.param == "rain" and self.amount_interval is not None:
+                return rain_from_amounts([(reading.ts, reading.value)], self.amount_interval)[0]
             return None
-        state.incomplete = _incomplete(reading)
-        state.rain_24h = reading.value
-        today = local_day(reading.ts)
-        day = state.days.setdefault(today, DayRain())
-        if day.last_24h_ts is None or reading.ts > day.last_24h_ts:
-            day.last_24h, day.last_24h_ts = reading.value, reading.ts
+        if reading.param == "rain_counter":
+            return rain_from_counter([previous, (reading.ts, reading.value)], self.gauge)[-1]
+        spacing = reading.ts - previous[0]
+        interval = self.amount_interval or min(spacing, state.spacing or spacing)
+        state.spacing = spacing
+        return rain_from_amounts([previous, (reading.ts, reading.value)], interval)[-1]
+
+    def _close_days(self, state: RiskState, today: date, ts: datetime) -> DayRain:
+        if state.today is not None and state.today.day != today:
+            state.days[state.today.day] = state.today.rain_day()
+            state.today = None
         for old in [d for d in state.days if (today - d).days >= RISK_DAYS]:
             del state.days[old]
-        days = []
-        for when in sorted(state.days):
-            seen = state.days[when]
-            if when == today:
-                total, max_12h = reading.value, state.rain_12h or 0.0
-                if state.rain_12h_ts is None or local_day(state.rain_12h_ts) != today:
-                    max_12h = 0.0
-            else:
-                total, max_12h = seen.last_24h, seen.max_12h
-            end = seen.last_24h_ts or reading.ts
-            days.append(RainDay(when, RainTotal(24, end, total, 1.0), max_12h))
-        risk = heavy_rain_risk(days, self.terrain, self.thresholds)
-        state.run_days = risk.days
-        return float(risk.level or 0)
+        if state.today is None:
+            midnight = datetime.combine(today, time(), VIETNAM_TZ)
+            state.today = DayRain(today, midnight.astimezone(ts.tzinfo))
+        return state.today
 
-    def may_lower(self, reading: Reading) -> bool:
-        return not _incomplete(reading)
+    def value_of(self, state: RiskState, reading: Reading) -> float | None:
+        if state.previous is not None and reading.ts <= state.previous[0]:
+            return None  # a late or repeated reading: its rain is already in a later interval
+        interval = self._interval(state, reading)
+        now = reading.ts
+        today = self._close_days(state, local_day(now), now)
+        if interval is not None:
+            state.intervals.append(interval)
+            if interval.rain_mm is not None and local_day(interval.end) == today.day:
+                today.known_mm += interval.rain_mm
+                today.covered += interval.end - max(interval.start, today.start)
+        while state.intervals and state.intervals[0].start < now - 24 * HOUR:
+            state.intervals.popleft()
+        state.rain_24h = _window(state.intervals, now, 24)
+        state.rain_12h = _window(state.intervals, now, 12)
+        # A 12 h window counts for the day it ends in, but one that began the evening before
+        # counts only once the day has rain of its own: the evening's rain is the day before's.
+        if now - 12 * HOUR >= today.start or today.known_mm > 0:
+            today.max_12h = max(today.max_12h, state.rain_12h)
+        past = [state.days[d] for d in sorted(state.days)]
+        days = [*past, today.rain_day(now)]
+        risk = heavy_rain_risk(days, self.terrain, self.thresholds)
+        level, run = int(risk.level or 0), risk.days
+        yesterday = today.day - timedelta(days=1)
+        if past and past[-1].day == yesterday:
+            # Rain across midnight: the day before's level holds while the last 24 h / 12 h
+            # still reach its band, until the new day shows its own. Those hours never make
+            # another day of the run.
+            held = heavy_rain_risk(past, self.terrain, self.thresholds)
+            sliding = RainDay(today.day, RainTotal(24, now, state.rain_24h, 1.0), state.rain_12h)
+            if (
+                held.rule is not None
+                and held.level is not None
+                and held.level > level
+                and held.rule.reached_on(sliding)
+            ):
+                level, run = int(held.level), held.days
+        # Time of today that no known rain covers (a counter reset; the rule started during
+        # the day) makes today's rain a lower bound: it may raise the level, never lower it.
+        state.incomplete = not days[-1].total.complete
+        state.run_days = run
+        return float(level)
+
+    def evaluate(self, state: RiskState, reading: Reading) -> Signal | None:
+        value = self.value_of(state, reading)
+        if value is None:
+            return None
+        # Known rain is a lower bound: it proves a band, never its absence.
+        changed = step(
+            self.ladder,
+            state.levels,
+            reading.ts,
+            value,
+            self.pending,
+            may_lower=not state.incomplete,
+            max_gap=self.max_gap,
+        )
+        return self.signal(state, reading.ts) if changed else None
 
     def reported_value(self, state: RiskState) -> float | None:
         return state.rain_24h
+
+    def signal(self, state: RiskState, ts: datetime) -> Signal:
+        # The value said is the rain of the last 24 h: its series' name, not the gauge's.
+        levels = state.levels
+        return make_signal(
+            self,
+            self.station_facts,
+            levels.level,
+            levels.previous_level,
+            ts,
+            "rain_24h",
+            self.reported_value(state),
+            self.facts(state),
+        )
 
     def facts(self, state: RiskState) -> dict[str, Any]:
         facts: dict[str, Any] = {
@@ -191,12 +289,21 @@ class HeavyRainRiskRule(LadderRule[RiskState]):
                 facts["intensity"] = intensity.value
         if state.rain_12h is not None:
             facts["rain_12h_mm"] = state.rain_12h
+        if state.today is not None:
+            facts["day_total_mm"] = round(state.today.known_mm, 6)
         if state.levels.level:
             facts["risk_level"] = state.levels.level
             facts["days"] = state.run_days
         if state.incomplete:
             facts["incomplete"] = True
         return facts
+
+
+def _amount_interval(station: StationConfig) -> timedelta | None:
+    # A polled logger's amount covers its polling interval; others: the spacing of reports.
+    if isinstance(station.source, ModbusSource):
+        return timedelta(seconds=station.source.interval_s)
+    return None
 
 
 def _window_hours(param: str) -> float:
@@ -259,11 +366,15 @@ def compile_accumulation(
             )
             rules.append(
                 HeavyRainRiskRule(
-                    params=("rain_24h",),
-                    context_params=("rain_12h",),
+                    params=RISK_PARAMS,
                     ladder=risk_ladder(config),
                     terrain=config.terrain,
                     thresholds=thresholds,
+                    gauge=TippingBucket(
+                        bucket_mm=station.rain_gauge.bucket_mm,
+                        modulus=station.rain_gauge.counter_modulus,
+                    ),
+                    amount_interval=_amount_interval(station),
                     **common,
                 )
             )

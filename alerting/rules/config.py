@@ -347,7 +347,7 @@ class AccumulationConfig(StationRule):
             if self.terrain is None:
                 raise ValueError("heavy_rain_risk needs terrain: mountain or lowland")
             if self.param is not None or self.window is not None:
-                raise ValueError("heavy_rain_risk reads rain_24h and rain_12h: no param/window")
+                raise ValueError("heavy_rain_risk reads the gauge's rain: no param/window")
             return self
         if self.levels is None:
             raise ValueError("give levels, or heavy_rain_risk: true")
@@ -367,7 +367,7 @@ class AccumulationConfig(StationRule):
     @property
     def series(self) -> tuple[str, ...]:
         if self.heavy_rain_risk:
-            return ("rain_24h", "rain_12h")
+            return ("rain_counter", "rain")  # the gauge itself: calendar days are summed
         assert self.param is not None
         return (self.param,)
 

@@ -12,7 +12,7 @@ from alerting.rules import Evaluator, RuleConfigError, parse_rules
 from gateway.config import StationConfig
 from gateway.model import Quality, Reading
 
-# Midnight of 20 November in Huế (UTC+7): the start of a local rain day.
+# Midnight of 20 November in Huế (UTC+7): the start of a local rain day (00:00, 24:00].
 MIDNIGHT = datetime(2025, 11, 19, 17, 0, tzinfo=UTC)
 
 NAM_DONG = StationConfig.model_validate(
@@ -35,15 +35,25 @@ RISK = {
 }
 
 
-def totals(
-    hour: float, rain_24h: float, rain_12h: float, quality: Quality = Quality.GOOD
-) -> list[Reading]:
-    """The collector's totals at one instant (rain_12h after rain_24h: order must not matter)."""
-    ts = MIDNIGHT + timedelta(hours=hour)
-    reason = "incomplete" if quality is Quality.SUSPECT else ""
+HOUR = timedelta(hours=1)
+BUCKET_MM = 0.2  # the default gauge: nam_dong has no rain_gauge of its own
+
+
+def gauge_readings(
+    hourly_mm: list[float], param: str = "rain_counter", start: datetime = MIDNIGHT
+) -> list[tuple[int, Reading]]:
+    """The gauge at the end of each hour of ``hourly_mm``, after a first reading at ``start``:
+    its tip counter, or the amount it reports for the hour."""
+    if param == "rain_counter":
+        counts = [0.0]
+        for mm in hourly_mm:
+            counts.append(counts[-1] + round(mm / BUCKET_MM))
+        values, unit = counts, "count"
+    else:
+        values, unit = [0.0, *hourly_mm], "mm"
     return [
-        Reading("nam_dong", "rain_24h", rain_24h, "mm", ts, quality=quality, reason=reason),
-        Reading("nam_dong", "rain_12h", rain_12h, "mm", ts, quality=quality, reason=reason),
+        (hour, Reading("nam_dong", param, value, unit, start + hour * HOUR, quality=Quality.GOOD))
+        for hour, value in enumerate(values)
     ]
 
 
@@ -51,75 +61,138 @@ def evaluator(**overrides: Any) -> Evaluator:
     return Evaluator(parse_rules([{**RISK, **overrides}]), STATIONS)
 
 
-def steady_rain(ev: Evaluator, mm_per_hour: float, hours: int) -> list[tuple[int, Signal]]:
+def run(
+    ev: Evaluator, hourly_mm: list[float], param: str = "rain_counter", start: datetime = MIDNIGHT
+) -> list[tuple[int, Signal]]:
+    """The signals, by the hour (since ``start``) of the reading that raised them."""
     out = []
-    for hour in range(1, hours + 1):
-        batch = totals(hour, mm_per_hour * min(hour, 24), mm_per_hour * min(hour, 12))
-        out += [(hour, s) for s in ev.on_batch(batch)]
+    for hour, reading in gauge_readings(hourly_mm, param, start):
+        out += [(hour, s) for s in ev.on_batch([reading])]
     return out
 
 
+def levels(signals: list[tuple[int, Signal]]) -> list[tuple[int, int]]:
+    return [(hour, s.level) for hour, s in signals]
+
+
 @pytest.mark.parametrize(
-    ("rain_24h", "rain_12h", "level"),
+    ("hours", "mm_per_hour", "level"),
     [
-        (99.0, 49.0, 0),
-        (100.0, 49.0, 1),  # "từ 100 mm": reached at 100
-        (60.0, 50.0, 1),  # 50 mm in 12 h is level 1 too
-        (200.0, 90.0, 1),  # level 2 is above 200 (or above 100 in 12 h), not at it
-        (150.0, 100.5, 2),
-        (200.5, 120.0, 2),
+        (24, 4.0, 0),  # 96 mm in the day, 48 mm in 12 h
+        (24, 4.2, 1),  # "từ 100 mm": 100.8 mm in the day (and 50.4 mm in 12 h)
+        (10, 5.0, 1),  # 50 mm in 12 h is level 1 too, reached at 50
+        (24, 8.3, 1),  # 199.2 mm: level 2 is above 200 (or above 100 in 12 h), not at it
+        (24, 8.4, 2),  # 201.6 mm in the day, 100.8 in 12 h
     ],
 )
-def test_one_day_risk_levels(rain_24h: float, rain_12h: float, level: int) -> None:
-    signals = evaluator().on_batch(totals(6, rain_24h, rain_12h))
-    assert [s.level for s in signals] == ([level] if level else [])
+def test_one_day_risk_levels(hours: int, mm_per_hour: float, level: int) -> None:
+    signals = run(evaluator(), [mm_per_hour] * hours, param="rain")
+    assert max((s.level for _, s in signals), default=0) == level
 
 
-def test_three_days_of_heavy_rain_in_the_mountains() -> None:
-    """5 mm/h for three days: level 1 when 12 h reach 50 mm; level 2 on the third day in a row
-    at 100 mm or more — for mountain terrain only (Decision 18/2021/QĐ-TTg, our defaults)."""
-    mountain = steady_rain(evaluator(), 5.0, 60)
-    assert [(hour, s.level) for hour, s in mountain] == [(10, 1), (49, 2)]
+@pytest.mark.parametrize("param", ["rain_counter", "rain"])
+def test_three_days_of_heavy_rain_in_the_mountains(param: str) -> None:
+    """5 mm/h for 60 hours: level 1 when 12 h reach 50 mm; level 2 once the third day in a row
+    has heavy rain of its own (the 12 h ending 01:00 of day 3 hold 60 mm, 5 of them on day 3) —
+    for mountain terrain only (Decision 18/2021/QĐ-TTg, our defaults)."""
+    mountain = run(evaluator(), [5.0] * 60, param)
+    assert levels(mountain) == [(10, 1), (49, 2)]
     _, second = mountain[1]
     assert second.severity is Severity.CRITICAL
     assert second.kind is AlertKind.RAIN
+    assert second.param == "rain_24h"
     facts = second.facts
     assert facts["label"] == "rủi ro thiên tai cấp độ 2"
     assert (facts["risk_level"], facts["days"], facts["terrain"]) == (2, 3, "mountain")
-    assert facts["total_mm"] == 120.0
+    assert facts["total_mm"] == 120.0  # the last 24 h, as the message says it
     assert facts["rain_12h_mm"] == 60.0
+    assert facts["day_total_mm"] == 5.0  # day 3 so far
     assert facts["intensity"] == "mưa rất to"
     assert second.value == 120.0
-    lowland = steady_rain(evaluator(terrain="lowland"), 5.0, 60)
-    assert [(hour, s.level) for hour, s in lowland] == [(10, 1)]
+    lowland = run(evaluator(terrain="lowland"), [5.0] * 60, param)
+    assert levels(lowland) == [(10, 1)]
 
 
-def test_the_risk_falls_as_the_rain_leaves_the_window() -> None:
+WET = [5.0] * 24
+DRY = [0.0] * 24
+
+
+@pytest.mark.parametrize(
+    ("terrain", "hourly_mm", "expected"),
+    [
+        # Two wet days, a dry third: the 24 h ending 01:00 of day 3 hold 115 mm, all of the
+        # day before. Day 3 never counts: no "3 days" (the bug counted the day before twice);
+        # level 1 holds while the last 24 h / 12 h still reach its band (until 04:00), then ends.
+        ("mountain", WET + WET + DRY, [(10, 1), (53, 0)]),
+        # The rain goes on past midnight: day 3 has its own rain at 01:00.
+        ("mountain", WET + WET + [5.0] * 12, [(10, 1), (49, 2)]),
+        # A dry hour at midnight does not end the alarm, and day 3's rain then counts.
+        ("mountain", WET + WET + [0.0] + [5.0] * 11, [(10, 1), (50, 2)]),
+        # A dry day breaks the run: day 3 starts again at level 1.
+        ("mountain", WET + DRY + WET, [(10, 1), (29, 0), (58, 1)]),
+        ("lowland", WET + WET + WET, [(10, 1)]),
+        # 80 mm in the first two hours: the day is a heavy-rain day until its end; at 01:00
+        # of the next day the last 24 h hold 40 mm and the last 12 h none.
+        ("mountain", [40.0, 40.0] + [0.0] * 30, [(2, 1), (25, 0)]),
+    ],
+    ids=[
+        "dry-third-day",
+        "wet-third-day",
+        "lull-at-midnight",
+        "dry-day-between",
+        "lowland",
+        "burst",
+    ],
+)
+def test_calendar_days(
+    terrain: str, hourly_mm: list[float], expected: list[tuple[int, int]]
+) -> None:
+    """Hour by hour from local midnight (a controlled clock: each reading's own time)."""
+    assert levels(run(evaluator(terrain=terrain), hourly_mm)) == expected
+
+
+def test_the_dry_third_day_reports_two_days() -> None:
     ev = evaluator()
-    assert [s.level for s in ev.on_batch(totals(1, 120, 60))] == [1]
-    assert [s.level for s in ev.on_batch(totals(2, 80, 20))] == [0]
+    run(ev, WET + WET + [0.0])
+    now = ev.active()
+    assert [(s.level, s.facts["days"], s.facts["day_total_mm"]) for s in now] == [(1, 2, 0.0)]
 
 
-def test_incomplete_totals_raise_but_never_lower() -> None:
-    ev = evaluator(use_incomplete=True)
-    assert [s.level for s in ev.on_batch(totals(1, 120, 60, Quality.SUSPECT))] == [1]
-    assert ev.on_batch(totals(2, 40, 20, Quality.SUSPECT)) == []  # a lower bound proves nothing
-    assert [s.level for s in ev.on_batch(totals(3, 40, 20))] == [0]
-    # Without use_incomplete, suspect totals are not read at all.
-    assert evaluator().on_batch(totals(1, 120, 60, Quality.SUSPECT)) == []
+def test_unknown_rain_raises_but_never_lowers() -> None:
+    """A counter reset at 00:30 of day 3 leaves its rain unknown: the hold's end does not lower
+    the level (the known 0 mm is a lower bound), the next full day does."""
+    ev = evaluator()
+    out = run(ev, WET + WET)
+    # The logger restarts: its counter falls to 3, the tips before it are lost.
+    times = [MIDNIGHT + timedelta(hours=48, minutes=30)] + [
+        MIDNIGHT + h * HOUR for h in range(49, 76)
+    ]
+    for ts in times:
+        reading = Reading("nam_dong", "rain_counter", 3, "count", ts, quality=Quality.GOOD)
+        out += [(int((ts - MIDNIGHT) / HOUR), s) for s in ev.on_batch([reading])]
+    assert levels(out) == [(10, 1), (73, 0)]
 
 
-def test_incomplete_facts() -> None:
-    signals = evaluator(use_incomplete=True).on_batch(totals(1, 120, 60, Quality.SUSPECT))
-    assert signals[0].facts["incomplete"] is True
+def test_a_rule_started_during_the_day_knows_only_a_lower_bound() -> None:
+    signals = run(evaluator(), [60.0, 0.0], start=MIDNIGHT + 10 * HOUR)
+    assert levels(signals) == [(1, 1)]
+    assert signals[0][1].facts["incomplete"] is True  # 00:00–10:00 unknown
+
+
+def test_late_and_repeated_readings_count_once() -> None:
+    ev = evaluator()
+    readings = [r for _, r in gauge_readings([30.0, 30.0])]
+    assert ev.on_batch(readings[:2]) == []
+    assert [s.level for s in ev.on_batch(readings[2:] + readings[1:2])] == [1]
+    assert ev.slot("heavy_rain", "nam_dong").state.today.known_mm == 60.0
 
 
 def test_risk_rules_replace_the_defaults() -> None:
     rules = [{"level": 1, "rain_24h_mm": 50}, {"level": 3, "rain_24h_mm": 150}]
-    ev = evaluator(risk_rules=rules)
-    assert [s.level for s in ev.on_batch(totals(1, 60, 30))] == [1]
-    assert [s.facts["label"] for s in ev.on_batch(totals(2, 160, 60))] == [
-        "rủi ro thiên tai cấp độ 3"
+    signals = run(evaluator(risk_rules=rules), [60.0, 100.0], param="rain")
+    assert [(s.level, s.facts["label"]) for _, s in signals] == [
+        (1, "rủi ro thiên tai cấp độ 1"),
+        (3, "rủi ro thiên tai cấp độ 3"),
     ]
 
 
