@@ -336,7 +336,9 @@ def vn_aqi_h(hourly_means: HourlyMeans, hour: datetime) -> AqiResult:
     return hourly_aqi(one_hour, pm)
 
 
-DAILY_MIN_HOURS = 18  # our default, not the decision's: a day's statistic needs 75 % of its hours
+# Our default, not the decision's: a 24-hour mean (PM10, PM2.5) needs 75 % of the day's hours.
+# A largest 1-hour mean needs no such rule: a measured hour is a measured maximum.
+DAILY_MIN_HOURS = 18
 O3_WINDOW_HOURS = 8
 
 
@@ -348,9 +350,12 @@ def vn_aqi_d(
 ) -> AqiResult:
     """The daily AQI (``vn_aqi_d``) of a local calendar day, from hourly-mean series.
 
-    The day's hours end at 01:00 … 24:00 local time. A pollutant with fewer than ``min_hours``
-    hourly means that day is left out (listed in ``missing``). O3's 8-hour windows end at each
-    of the day's hours, so the first ones start the evening before; a window needs all 8 hours.
+    The day's hours end at 01:00 … 24:00 local time. PM10 and PM2.5 with fewer than
+    ``min_hours`` hourly means that day are left out (listed in ``missing``): a 24-hour mean of
+    a few hours is not one. SO2, CO, NO2 and O3 (1h column) take the largest of the hourly means
+    the day has, however few: Decision 1459/QĐ-TCMT asks for the day's largest 1-hour mean, and
+    a gas measured high for three hours was high. O3's 8-hour windows end at each of the day's
+    hours, so the first ones start the evening before; a window needs all 8 hours.
     """
     if not 1 <= min_hours <= 24:
         raise ValueError(f"min_hours must be 1…24, got {min_hours}")
@@ -363,13 +368,12 @@ def vn_aqi_d(
     for pollutant, series in hourly_means.items():
         by_hour = _by_hour(series)
         values = [by_hour[t] for t in ends if t in by_hour]
-        if len(values) < min_hours:
-            short[pollutant] = f"{len(values)} of 24 hourly means; a day needs {min_hours}"
-            continue
         if pollutant in PARTICULATES:
-            pm_means[pollutant] = sum(values) / len(values)
+            if len(values) < min_hours:
+                short[pollutant] = f"{len(values)} of 24 hourly means; a day needs {min_hours}"
+            else:
+                pm_means[pollutant] = sum(values) / len(values)
             continue
-        maxima[pollutant] = max(values)
         if pollutant is Pollutant.O3:
             windows = [[t - k * HOUR for k in range(O3_WINDOW_HOURS)] for t in ends]
             means = [
@@ -378,6 +382,10 @@ def vn_aqi_d(
                 if all(h in by_hour for h in window)  # an 8-hour mean needs all 8 hours
             ]
             o3_max_8h = max(means) if means else None
+        if not values:
+            short[pollutant] = "no hourly mean that day"
+            continue
+        maxima[pollutant] = max(values)
     result = daily_aqi(pm_means, maxima, o3_max_8h)
     if not short:
         return result

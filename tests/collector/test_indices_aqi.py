@@ -387,6 +387,69 @@ def test_vn_aqi_d_leaves_out_a_pollutant_with_too_few_hours() -> None:
     assert strict.reason is not None
 
 
+PM_ALL_DAY = day_series([10.0] * 24)  # PM2.5 sub-index 20: the gases decide
+
+
+def hours_at(
+    value: float, hours: list[int], first: datetime = FIRST_END
+) -> list[tuple[datetime, float]]:
+    """``value`` at the given hours of the day (1 … 24 local) and nothing else."""
+    return [(first + timedelta(hours=h - 1), value) for h in hours]
+
+
+@pytest.mark.parametrize(
+    ("pollutant", "series", "min_hours", "value", "dominant", "missing"),
+    [
+        # A gas measured for three hours only, high: its largest 1-hour mean counts (Decision
+        # 1459/QĐ-TCMT: the day's largest 1-h mean), whatever the coverage rule of the 24-h means.
+        # SO2 400 → 50/200·50 + 100 = 112.5.
+        (Pollutant.SO2, hours_at(400.0, [9, 10, 11]), 18, 113, Pollutant.SO2, None),
+        # NO2 1000 → 50/500·300 + 150 = 180, from one hour.
+        (Pollutant.NO2, hours_at(1000.0, [14]), 18, 180, Pollutant.NO2, None),
+        # CO 30000: a breakpoint, 100, from two hours even when the 24-h means need all 24.
+        (Pollutant.CO, hours_at(30000.0, [7, 8]), 24, 100, Pollutant.CO, None),
+        # O3 1h column: 210 → 105 from two hours; no complete 8-hour window that day.
+        (Pollutant.O3, hours_at(210.0, [15, 16]), 18, 105, Pollutant.O3, None),
+        # A gas with no hour that day is missing, with its reason; the day still has its PM.
+        (Pollutant.SO2, [], 18, 20, Pollutant.PM25, "no hourly mean that day"),
+        # The coverage rule still holds for the 24-h means: 17 hours of PM10 are not a day,
+        # unless min_hours says so (300 → 50/100·50 + 150 = 175).
+        (
+            Pollutant.PM10,
+            day_series([300.0] * 17),
+            18,
+            20,
+            Pollutant.PM25,
+            "17 of 24 hourly means; a day needs 18",
+        ),
+        (Pollutant.PM10, day_series([300.0] * 17), 17, 175, Pollutant.PM10, None),
+    ],
+    ids=["so2-3h", "no2-1h", "co-2h-strict", "o3-1h-2h", "so2-none", "pm10-17h", "pm10-17h-ok"],
+)
+def test_vn_aqi_d_coverage_rule_is_for_24h_means_only(
+    pollutant: Pollutant,
+    series: list[tuple[datetime, float]],
+    min_hours: int,
+    value: int,
+    dominant: Pollutant,
+    missing: str | None,
+) -> None:
+    result = vn_aqi_d({Pollutant.PM25: PM_ALL_DAY, pollutant: series}, DAY, min_hours=min_hours)
+    assert (result.value, result.dominant) == (value, dominant)
+    assert result.missing.get(pollutant) == missing
+
+
+def test_vn_aqi_d_o3_8h_still_needs_all_eight_hours_of_a_short_day() -> None:
+    # Nine hours of O3 at 160: one complete 8-hour window (mean 160 → 8h sub-index 140) is
+    # enough, though nine hours are far from 18; the 1h column gives 160 → 50. Seven hours hold
+    # no complete window: the 1h column alone.
+    o3 = hours_at(160.0, list(range(10, 19)))
+    result = vn_aqi_d({Pollutant.PM25: PM_ALL_DAY, Pollutant.O3: o3}, DAY)
+    assert result.sub_indices[Pollutant.O3].column is AqiColumn.O3_8H
+    seven = vn_aqi_d({Pollutant.PM25: PM_ALL_DAY, Pollutant.O3: o3[:7]}, DAY)
+    assert seven.sub_indices[Pollutant.O3].column is AqiColumn.O3_1H
+
+
 def test_vn_aqi_d_o3_8h_windows_start_the_evening_before() -> None:
     # O3 is 210 for the 7 hours up to 00:00 local and the first hour of the day, then 20:
     # the window ending 01:00 local is 8 × 210 → mean 210 → 8h sub-index 200 (at a breakpoint),
