@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alerting.model import Severity
+from collector.indices.flood import compare_levels, level_margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,10 @@ class Step:
 class Ladder:
     steps: tuple[Step, ...]  # level 1…n, in order
     rising: bool = True  # True: higher values are worse ("above"); False: "below"
+    # Compare at this resolution (a gauge's: water levels against BĐ levels, to the millimetre),
+    # with collector.indices.flood.compare_levels, as the collector's flood_level does. None:
+    # exactly.
+    resolution: float | None = None
 
     def __post_init__(self) -> None:
         if [s.level for s in self.steps] != list(range(1, len(self.steps) + 1)):
@@ -47,11 +52,17 @@ class Ladder:
     def top(self) -> int:
         return len(self.steps)
 
+    def _at_or_beyond(self, value: float, bound: float) -> bool:
+        if self.resolution is None:
+            return value >= bound if self.rising else value <= bound
+        order = compare_levels(value, bound, self.resolution)
+        return order >= 0 if self.rising else order <= 0
+
     def reached(self, value: float) -> int:
         """The highest level whose trigger the value reaches (0: none)."""
         level = 0
         for step in self.steps:
-            if (value >= step.trigger) if self.rising else (value <= step.trigger):
+            if self._at_or_beyond(value, step.trigger):
                 level = step.level
             else:
                 break
@@ -61,7 +72,7 @@ class Ladder:
         """The highest level whose recovery the value has not yet passed."""
         level = 0
         for step in self.steps:
-            if (value >= step.recovery) if self.rising else (value <= step.recovery):
+            if self._at_or_beyond(value, step.recovery):
                 level = step.level
         return level
 
@@ -81,6 +92,9 @@ class Ladder:
         reached = self.reached(value)
         step = self.steps[max(reached, 1) - 1]
         margin = value - step.trigger if self.rising else step.trigger - value
+        if self.resolution is not None:
+            margin = level_margin(value, step.trigger, self.resolution)
+            margin = margin if self.rising else -margin
         return step, margin
 
     def next_step(self, value: float) -> Step | None:

@@ -33,7 +33,7 @@ from alerting.rules.config import (
 )
 from alerting.rules.levels import Ladder, Step
 from alerting.rules.series import RATE_POINTS, SeriesWindow, project, rate_per_hour
-from collector.indices.flood import FloodAlarm
+from collector.indices.flood import GAUGE_RESOLUTION_M, FloodAlarm
 from gateway.config import FloodLevels, StationConfig
 from gateway.model import Reading
 
@@ -107,9 +107,14 @@ def rate_facts(window: SeriesWindow, unit: str) -> dict[str, float]:
 
 
 def flood_ladder(
-    levels: FloodLevels, hysteresis: float, severity: ThresholdConfig | None = None
+    levels: FloodLevels,
+    hysteresis: float,
+    severity: ThresholdConfig | None = None,
+    resolution_m: float = GAUGE_RESOLUTION_M,
 ) -> Ladder:
-    """BĐ I/II/III of a gauge; each ends ``hysteresis`` metres below it."""
+    """BĐ I/II/III of a gauge; each ends ``hysteresis`` metres below it. Compared at the
+    gauge's resolution, as the collector's flood_level: 2.00 m read as 1.9999999999999998
+    reaches BĐ II 2.00."""
     override = severity.severity_override if severity else (lambda level: None)
     return Ladder(
         tuple(
@@ -121,7 +126,8 @@ def flood_ladder(
                 FLOOD_LABELS[level - 1],
             )
             for level, value in enumerate(levels.as_tuple(), start=1)
-        )
+        ),
+        resolution=resolution_m,
     )
 
 

@@ -23,7 +23,14 @@ from collector.indices.aqi import (
     vn_aqi_h,
 )
 from collector.indices.common import VIETNAM_TZ, Category, round_half_up
-from collector.indices.flood import FloodAlarm, flood_alarm
+from collector.indices.flood import (
+    GAUGE_RESOLUTION_M,
+    FloodAlarm,
+    compare_levels,
+    flood_alarm,
+    gauge_steps,
+    level_margin,
+)
 from collector.indices.rain import (
     HeavyRainRule,
     HeavyRainThresholds,
@@ -59,6 +66,7 @@ from collector.indices.wqi import (
 
 __all__ = [
     "AQI_CATEGORIES",
+    "GAUGE_RESOLUTION_M",
     "VIETNAM_TZ",
     "WQI_CATEGORIES",
     "AqiColumn",
@@ -87,11 +95,14 @@ __all__ = [
     "WqiResult",
     "aqi_category",
     "cap_gio",
+    "compare_levels",
     "daily_aqi",
     "do_saturation",
     "flood_alarm",
+    "gauge_steps",
     "heavy_rain_risk",
     "hourly_aqi",
+    "level_margin",
     "nowcast",
     "rain_days",
     "rain_from_amounts",
