@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from alerting.config import load_alerting
 from alerting.incidents import IncidentManager, IncidentStore, Transition
+from alerting.model import Signal
 from alerting.notifiers import NotifierConfigError
 from alerting.routing import Grouper, render_transitions, route
 from alerting.rules import Evaluator
@@ -24,6 +26,7 @@ from alerting.rules.config import RuleConfigError
 from collector.qc import QcChain, QcSettings
 from gateway.model import Quality, Reading
 from quantrac.cli_common import console, setup_logging, site_or_exit
+from quantrac.replay import TICK_EVERY, as_sent, replay, unknown_stations
 
 rules_app = typer.Typer(help="Alert rules: replay history through them.", no_args_is_help=True)
 
@@ -105,12 +108,22 @@ def _readings(path: Path) -> Iterator[Reading]:
 def rules_test(
     site_dir: Annotated[Path, typer.Argument(help="site directory (rules.yaml, alerting.yaml)")],
     history: Annotated[Path, typer.Argument(help="CSV: station,param,ts,value[,unit][,quality]")],
+    tick_s: Annotated[
+        float,
+        typer.Option("--tick", min=1, help="seconds of history between clock ticks in a gap"),
+    ] = TICK_EVERY.total_seconds(),
 ) -> None:
-    """Replay historic readings through the rules: what would have fired, when, to whom."""
+    """Replay historic readings through the rules: what would have fired, when, to whom, saying
+    what. The clock ticks through the gaps between readings, so a silent station shows."""
     from quantrac.alerting_app import site_rules
 
     site = site_or_exit(site_dir)
     raw = sorted(_readings(history), key=lambda r: r.ts)
+    # A station id the site does not know matches no rule: say so, never skip rows silently.
+    unknown = unknown_stations(raw, site.stations)
+    for station in unknown:
+        console.print(f"[yellow]warning:[/yellow] {escape(station.warning())}")
+    raw = [r for r in raw if r.station in site.stations]
     # Checked by QC as the collector would have checked them: a glitch must not fire here
     # either. The clock sits after the history, so nothing in it is "in the future".
     later = raw[-1].ts + timedelta(days=1) if raw else datetime.now(UTC)
@@ -129,22 +142,26 @@ def rules_test(
     table = Table(title=f"{history.name}: {len(readings):,} readings through {slots} rule slots")
     for column in ("giờ (UTC+7)", "quy tắc", "trạm", "thay đổi", "cấp", "gửi tới", "tin nhắn"):
         table.add_column(column)
+    messages: list[str] = []
+    channel_configs = config.channel_configs()
     with tempfile.TemporaryDirectory() as tmp:
         incidents = IncidentManager(
             IncidentStore(Path(tmp) / "replay.sqlite3"), districts=districts
         )
         fired: list[Transition] = []
+
+        def on_signal(signal: Signal) -> None:
+            if signal.station in present:
+                transition = incidents.on_signal(signal)
+                if transition is not None:
+                    fired.append(transition)
+
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("replaying", total=len(readings))
-            for reading in readings:
-                signals = evaluator.on_batch([reading]) + evaluator.tick(reading.ts)
-                for signal in signals:
-                    if signal.station not in present:
-                        continue
-                    transition = incidents.on_signal(signal)
-                    if transition is not None:
-                        fired.append(transition)
-                progress.advance(task)
+            replay(
+                readings, evaluator, on_signal, timedelta(seconds=tick_s),
+                on_reading=lambda: progress.advance(task),
+            )  # fmt: skip
         for transition in fired:
             notification = grouper.notification([transition], transition.incident.updated_at)
             receivers = route(config.routing.routes, notification)
@@ -152,10 +169,32 @@ def rules_test(
             table.add_row(
                 local, transition.incident.rule, transition.incident.station,
                 transition.change.value, str(transition.incident.level),
-                ", ".join(receivers) or "–", notification.title,
+                ", ".join(receivers) or "–", escape(notification.title),
             )  # fmt: skip
+            messages.append(
+                f"{local}  {transition.incident.rule} · {transition.incident.station} · "
+                f"{transition.change.value}"
+            )
+            for sent in as_sent(notification, receivers, config, channel_configs):
+                channels = ", ".join(sent.channels) or "–"
+                messages.append(f"  → {sent.receiver} ({channels})")
+                if sent.title:
+                    messages.append(f"    {sent.title}")
+                messages.extend(f"    {line}" for line in sent.text.splitlines())
+            if not receivers:
+                messages.append("  → no route matches: not sent")
     console.print(table)
+    if messages:
+        console.print("Messages as each receiver would get them:")
+        for line in messages:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"{len(fired)} change(s) would have been notified.")
+    if unknown:
+        skipped = sum(s.rows for s in unknown)
+        console.print(
+            f"[yellow]warning:[/yellow] {skipped:,} row(s) of {len(unknown)} unknown "
+            "station(s) skipped (see above)."
+        )
 
 
 incidents_app = typer.Typer(help="Incidents: list, acknowledge, silence.", no_args_is_help=True)
