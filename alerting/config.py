@@ -6,6 +6,7 @@ the file: each notifier's config names the environment variables that hold them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alerting.model import Severity
+from alerting.model import Recipient, Severity
 from alerting.notifiers import NOTIFIERS, ChannelConfig, notifier_config
+from alerting.notifiers.email import recipient_email
+from alerting.notifiers.sms import recipient_phone
 from alerting.routing import Route, RoutingConfig
+
+# How each channel that reaches people reads a recipient's address: the notifiers' own
+# functions, so a check refuses exactly what a send would refuse.
+RECIPIENT_ADDRESS: dict[str, Callable[[Recipient], str]] = {
+    "sms": recipient_phone,
+    "zalo": recipient_phone,
+    "email": recipient_email,
+}
 
 CONSOLE_ONLY = {
     "notifiers": {"console": {}},
@@ -72,6 +83,26 @@ class AlertingConfig(BaseModel):
 
     def channel_configs(self) -> dict[str, ChannelConfig]:
         return {channel: notifier_config(channel, doc) for channel, doc in self.notifiers.items()}
+
+
+def recipient_problems(config: AlertingConfig) -> list[str]:
+    """Every member of a recipient group whom one of the group's channels cannot reach: no
+    phone for SMS or Zalo, a landline (which neither can reach), a malformed number or email
+    address. Not an error at start (the others still get their messages, and the notifier logs
+    each failure); ``quantrac config check`` refuses it, so it is found before the season."""
+    problems = []
+    for name, group in config.routing.recipients.items():
+        for index, member in enumerate(group.members):
+            for channel in group.channels:
+                address = RECIPIENT_ADDRESS.get(channel)
+                if address is None:
+                    continue
+                try:
+                    address(member.recipient())
+                except ValueError as exc:
+                    where = f"recipients.{name}.members[{index}] ({member.name})"
+                    problems.append(f"{where}: {channel}: {exc}")
+    return problems
 
 
 def load_alerting(site_dir: Path) -> AlertingConfig:

@@ -388,7 +388,9 @@ def config_check(site_dir: SiteArg) -> None:
 
 def _check_alerting(site: Site) -> None:
     """rules.yaml against the stations, and alerting.yaml's notifiers and routes."""
-    from alerting.config import load_alerting
+    from rich.markup import escape
+
+    from alerting.config import load_alerting, recipient_problems
     from alerting.rules import Evaluator
     from alerting.rules.config import RuleConfigError
     from quantrac.alerting_app import site_rules
@@ -396,9 +398,18 @@ def _check_alerting(site: Site) -> None:
     try:
         evaluator = Evaluator(site_rules(site), site.stations)
         config = load_alerting(site.directory)
+        config.channel_configs()  # each notifier's own config, as the service will read it
     except (RuleConfigError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+    # Recipients as the notifiers will read them: a landline in an SMS group is refused here,
+    # before the season, not by the provider during a flood.
+    problems = recipient_problems(config)
+    if problems:
+        for problem in problems:
+            err_console.print(f"[red]✗[/red] alerting.yaml: {escape(problem)}", highlight=False)
+        err_console.print(f"[red]{len(problems)} recipient problem(s)[/red]")
+        raise typer.Exit(1)
     routes = len(config.routing.routes)
     console.print(
         f"rules: {len(evaluator.slots)} rule × station pair(s); alerting: notifiers "

@@ -68,6 +68,20 @@ class EmailConfig(ChannelConfig):
         return self.port or DEFAULT_PORTS[self.security]
 
 
+def recipient_email(recipient: Recipient) -> str:
+    """The recipient's address as it will be written in ``To``; ValueError says why not. The
+    one check of an address: the notifier sends only what it returns, and ``quantrac config
+    check`` refuses what it refuses."""
+    if not recipient.email:
+        raise ValueError("recipient has no email")
+    address = recipient.email.strip()
+    try:
+        Address(addr_spec=address)
+    except (ValueError, MessageError) as exc:  # what the email package cannot write
+        raise ValueError(f"bad address {address!r}: {exc}") from None
+    return address
+
+
 def email_message(
     notification: Notification,
     recipient: Recipient,
@@ -154,10 +168,12 @@ class EmailNotifier:
         jobs = []
         seen: set[str] = set()
         for recipient in recipients:
-            if not recipient.email:
-                jobs.append(self._rejected(notification, recipient.name, "recipient has no email"))
+            try:
+                address = recipient_email(recipient)
+            except ValueError as exc:
+                who = (recipient.email or "").strip() or recipient.name
+                jobs.append(self._rejected(notification, who, str(exc)))
                 continue
-            address = recipient.email.strip()
             if address.lower() in seen:
                 continue
             seen.add(address.lower())

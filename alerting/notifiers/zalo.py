@@ -46,7 +46,7 @@ from alerting.notifiers.base import (
     read_secret,
     short,
 )
-from alerting.notifiers.sms import vn_phone
+from alerting.notifiers.sms import recipient_phone
 
 log = logging.getLogger(__name__)
 
@@ -283,13 +283,11 @@ class ZaloNotifier:
         jobs = []
         seen: set[str] = set()
         for recipient in recipients:
-            if not recipient.phone:
-                jobs.append(self._rejected(notification, recipient.name, "recipient has no phone"))
-                continue
             try:
-                phone = vn_phone(recipient.phone, "84")
+                phone = recipient_phone(recipient, "84")  # ZNS wants 84…
             except ValueError as exc:
-                jobs.append(self._rejected(notification, recipient.phone, str(exc)))
+                who = recipient.phone or recipient.name
+                jobs.append(self._rejected(notification, who, str(exc)))
                 continue
             if phone in seen:
                 continue

@@ -148,10 +148,48 @@ def test_vn_phone(raw: str, style: Any, expected: str) -> None:
     assert vn_phone(raw, style) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "12345", "+1 415 555 0100", "090512345", "00905123456"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "12345",
+        "+1 415 555 0100",
+        "090512345",  # a digit short
+        "09051234567",  # a digit too many
+        "00905123456",
+        "0105123456",  # 01x: the old 11-digit prefixes, converted in 2018
+        "0605123456",  # no 06x mobile network
+        "0412345678",
+        "+84 0905 123 456",  # the trunk 0 after +84
+    ],
+)
 def test_vn_phone_refuses_other_numbers(raw: str) -> None:
     with pytest.raises(ValueError, match="not a Vietnamese phone number"):
         vn_phone(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "area"),
+    [
+        ("+84 234 3822 000", "0234"),  # the Huế office of the old example
+        ("0234 3822 000", "0234"),
+        ("(0234) 3.822.000", "0234"),
+        ("84 24 3825 1234", "024"),  # Hà Nội: 024 and 8 digits
+        ("028 3829 5555", "028"),  # Hồ Chí Minh City
+    ],
+)
+def test_a_landline_is_named_as_one(raw: str, area: str) -> None:
+    message = f"is a landline \\(area code {area}\\): it cannot receive SMS or Zalo"
+    with pytest.raises(ValueError, match=message):
+        vn_phone(raw)
+
+
+@pytest.mark.parametrize(
+    "mobile",
+    ["0325123456", "0565123456", "0705123456", "0815123456", "0905123456", "0995123456"],
+)
+def test_every_mobile_prefix_is_taken(mobile: str) -> None:
+    assert vn_phone(mobile, "+84") == "+84" + mobile[1:]
 
 
 # --- providers -------------------------------------------------------------------------------
