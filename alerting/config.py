@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from alerting.delivery import DeliverySettings
 from alerting.model import Recipient, Severity
 from alerting.notifiers import NOTIFIERS, ChannelConfig, notifier_config
 from alerting.notifiers.email import recipient_email
@@ -44,6 +45,9 @@ class AlertingConfig(BaseModel):
     repeat_after_h: dict[str, float] = Field(
         default_factory=lambda: {"info": 24.0, "warning": 6.0, "critical": 2.0, "emergency": 1.0}
     )
+    # The delivery queues: how long an undelivered message is retried, per severity, and the
+    # backoff between rounds (alerting.delivery, docs/alerting.md).
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     def repeat_after(self) -> dict[Severity, timedelta]:
         hours = {"info": 24.0, "warning": 6.0, "critical": 2.0, "emergency": 1.0}

@@ -8,8 +8,11 @@ idempotency key built from the incident and the change, so a restart neither los
 nor notifies it again.
 
 Silences (and maintenance windows, which are silences with a reason) match by station, rule
-and district; a silenced incident is still tracked and shown, only its notifications are held.
-Acknowledging an incident stops its repeats until its level changes.
+and district, and mute the receivers they name (or every receiver: ``receivers=None``); a
+silenced incident is still tracked and shown, only its notifications to those receivers are
+held (issue 11: a technician's maintenance silence no longer mutes the committee). Acknowledging
+an incident stops its repeats until its level changes. Resolved incidents are kept by their
+``ref`` (id and start) too, so a resolution saved but not sent before a crash is sent after it.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ class Incident:
     def open(self) -> bool:
         return self.state is not IncidentState.RESOLVED
 
+    @property
+    def ref(self) -> str:
+        """This incident among all those of its rule and station: ``<id>@<start, unix s>``."""
+        return f"{self.id}@{int(self.started_at.timestamp())}"
+
 
 @dataclass(frozen=True, slots=True)
 class Transition:
@@ -72,8 +80,7 @@ class Transition:
     @property
     def key(self) -> str:
         """Idempotency key: the same change of the same incident is one notification."""
-        started = int(self.incident.started_at.timestamp())
-        return f"{self.incident.id}@{started}#{self.incident.revision}:{self.change.value}"
+        return f"{self.incident.ref}#{self.incident.revision}:{self.change.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +94,33 @@ class Silence:
     rule: str | None = None
     district: str | None = None
     maintenance: bool = False  # a station's planned maintenance window
+    # The receivers it mutes (recipient groups, endpoints); None: every receiver. The CLI and
+    # the API ask for the names or an explicit "all" (docs/alerting.md).
+    receivers: tuple[str, ...] | None = None
 
-    def matches(self, incident: Incident, district: str, at: datetime) -> bool:
+    def matches(
+        self, incident: Incident, district: str, at: datetime, receiver: str | None = None
+    ) -> bool:
+        """Whether it holds this incident's notifications to ``receiver`` (None: to anyone)."""
         return (
             self.starts_at <= at < self.ends_at
             and self.station in (None, incident.station)
             and self.rule in (None, incident.rule)
             and self.district in (None, district)
+            and (receiver is None or self.receivers is None or receiver in self.receivers)
         )
+
+    @property
+    def scope(self) -> str:
+        return "all receivers" if self.receivers is None else ", ".join(self.receivers)
+
+
+def silence_of(body: Mapping[str, Any]) -> Silence:
+    data = dict(body)
+    receivers = data.get("receivers")
+    # Silences saved before receivers existed muted everyone: they still do.
+    data["receivers"] = None if receivers is None else tuple(receivers)
+    return Silence(**data)
 
 
 _SCHEMA = """
@@ -109,6 +135,15 @@ CREATE TABLE IF NOT EXISTS silence (
     body TEXT NOT NULL,
     ends_at REAL NOT NULL
 );
+-- Resolved incidents by ref: a newer incident of the same rule and station replaces the row in
+-- `incident`, and a resolution not yet sent must survive that (and a restart).
+CREATE TABLE IF NOT EXISTS resolved (
+    ref TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    resolved_at REAL NOT NULL,
+    handed_on INTEGER NOT NULL     -- 0: saved, not yet through the pipeline (unnotified)
+);
+CREATE INDEX IF NOT EXISTS resolved_by_time ON resolved (resolved_at);
 """
 
 
@@ -161,11 +196,27 @@ class IncidentStore:
             self._db.execute("COMMIT")
 
     def save(self, incident: Incident) -> None:
+        body = _dumps(asdict(incident))
         with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO incident VALUES (?, ?, ?)",
-                (incident.id, _dumps(asdict(incident)), int(incident.open)),
+            current = db.execute("SELECT body FROM incident WHERE id = ?", (incident.id,))
+            found = current.fetchone()
+            # An older incident's late bookkeeping (a resolution notified after a newer
+            # incident of the same id opened) must not overwrite the newer one.
+            newer = (
+                found is not None and _incident(_loads(found[0])).started_at > incident.started_at
             )
+            if not newer:
+                db.execute(
+                    "INSERT OR REPLACE INTO incident VALUES (?, ?, ?)",
+                    (incident.id, body, int(incident.open)),
+                )
+            if not incident.open:
+                resolved_at = (incident.resolved_at or incident.updated_at).timestamp()
+                db.execute(
+                    "INSERT OR REPLACE INTO resolved VALUES (?, ?, ?, ?)",
+                    (incident.ref, body, resolved_at,
+                     int(incident.notified_revision >= incident.revision)),
+                )  # fmt: skip
 
     def open_incidents(self) -> list[Incident]:
         with self._lock:
@@ -177,6 +228,26 @@ class IncidentStore:
             row = self._db.execute("SELECT body FROM incident WHERE id = ?", (incident_id,))
             found = row.fetchone()
         return _incident(_loads(found[0])) if found else None
+
+    def resolved(self, ref: str) -> Incident | None:
+        """A resolved incident by its ref, whatever opened since under the same id."""
+        with self._lock:
+            found = self._db.execute("SELECT body FROM resolved WHERE ref = ?", (ref,)).fetchone()
+        return _incident(_loads(found[0])) if found else None
+
+    def unsent_resolutions(self) -> list[Incident]:
+        """Resolved incidents whose resolution was saved but never handed on, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM resolved WHERE handed_on = 0 ORDER BY resolved_at"
+            ).fetchall()
+        return [_incident(_loads(body)) for (body,) in rows]
+
+    def forget_resolved(self, before: datetime) -> int:
+        """Drop resolved incidents older than ``before`` (their messages are long settled)."""
+        with self._transaction() as db:
+            cursor = db.execute("DELETE FROM resolved WHERE resolved_at < ?", (before.timestamp(),))
+        return cursor.rowcount
 
     def add_silence(self, silence: Silence) -> Silence:
         with self._transaction() as db:
@@ -190,12 +261,35 @@ class IncidentStore:
             )
         return silence
 
-    def silences(self, now: datetime) -> list[Silence]:
+    def silences(self, now: datetime, *, ended_since: datetime | None = None) -> list[Silence]:
+        """Silences not yet ended at ``now`` (and those ended since ``ended_since``), by id."""
+        since = now if ended_since is None else min(now, ended_since)
         with self._lock:
             rows = self._db.execute(
-                "SELECT body FROM silence WHERE ends_at > ?", (now.timestamp(),)
+                "SELECT body FROM silence WHERE ends_at > ? ORDER BY id", (since.timestamp(),)
             ).fetchall()
-        return [Silence(**_loads(body)) for (body,) in rows]
+        return [silence_of(_loads(body)) for (body,) in rows]
+
+    def silence(self, silence_id: int) -> Silence | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM silence WHERE id = ?", (silence_id,))
+            found = row.fetchone()
+        return silence_of(_loads(found[0])) if found else None
+
+    def expire_silence(self, silence_id: int, at: datetime) -> Silence:
+        """End a silence now (it is kept, ended, for the record). KeyError if unknown."""
+        with self._transaction() as db:
+            found = db.execute("SELECT body FROM silence WHERE id = ?", (silence_id,)).fetchone()
+            if found is None:
+                raise KeyError(f"no silence {silence_id}")
+            silence = silence_of(_loads(found[0]))
+            if silence.ends_at > at:
+                silence = replace(silence, ends_at=max(at, silence.starts_at))
+                db.execute(
+                    "UPDATE silence SET body = ?, ends_at = ? WHERE id = ?",
+                    (_dumps(asdict(silence)), silence.ends_at.timestamp(), silence_id),
+                )
+        return silence
 
     def close(self) -> None:
         with self._lock:
@@ -295,8 +389,12 @@ class IncidentManager:
         return due
 
     def notified(self, transition: Transition, at: datetime) -> None:
-        """Record that a transition was handed to the notifiers (survives a restart)."""
+        """Record that a transition went through the pipeline: handed to the delivery queues,
+        or held (inhibited). Reminders count from here; what each receiver accepted is the
+        delivery queues' record (alerting.delivery)."""
         incident = self.open.get(transition.incident.id, transition.incident)
+        if incident.ref != transition.incident.ref:
+            incident = transition.incident  # a newer incident of the same id opened since
         if incident.revision != transition.incident.revision:
             return  # changed again meanwhile; that change will be notified itself
         done = replace(incident, notified_revision=incident.revision, notified_at=at)
@@ -329,19 +427,33 @@ class IncidentManager:
                     ack_note=stored.ack_note,
                 )
 
-    def silenced(self, incident: Incident, at: datetime) -> Silence | None:
+    def silenced(
+        self,
+        incident: Incident,
+        at: datetime,
+        receiver: str | None = None,
+        silences: list[Silence] | None = None,
+    ) -> Silence | None:
+        """The silence holding this incident's notifications to ``receiver`` (None: any)."""
         district = self.districts.get(incident.station, "")
-        for silence in self.store.silences(at):
-            if silence.matches(incident, district, at):
+        for silence in self.store.silences(at) if silences is None else silences:
+            if silence.matches(incident, district, at, receiver):
                 return silence
         return None
 
     def unnotified(self) -> list[Transition]:
-        """After a restart: open incidents whose last change was saved but not yet sent."""
-        return [
+        """After a restart: changes saved but never handed on — of open incidents, and
+        resolutions (a crash between saving a resolution and sending it must not lose the
+        all-clear). The service itself brings each receiver to the current state instead
+        (alerting.service.AlertingService.reconcile), which also knows who got what."""
+        pending = [
             Transition(i, NotificationState.FIRING if i.revision == 0 else
                        NotificationState.ESCALATED, 0)
             for i in self.open.values()
             if i.notified_revision < i.revision
         ]  # fmt: skip
-
+        pending.extend(
+            Transition(incident, NotificationState.RESOLVED, 0)
+            for incident in self.store.unsent_resolutions()
+        )
+        return pending

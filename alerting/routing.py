@@ -178,6 +178,10 @@ class Grouper:
         items.append(transition)
         self._pending[key] = (first, items)
 
+    def incidents(self) -> set[str]:
+        """The ids of the incidents waiting in a group (their news is on its way)."""
+        return {t.incident.id for _, items in self._pending.values() for t in items}
+
     def due(self, now: datetime, *, everything: bool = False) -> list[Notification]:
         out = []
         for key, (first, items) in list(self._pending.items()):

@@ -4,7 +4,10 @@ One asyncio task consumes ``quantrac/v1/clean/+`` (a shared-subscription group, 
 alerting instances can split stations), another ticks every second for what time alone
 decides: deadman rules, pending durations, repeats, and groups whose wait is over. Every
 incident change is published on ``quantrac/v1/incidents/{station}`` and saved in SQLite before
-any notification leaves; the notification log makes sending idempotent across restarts.
+any notification leaves. Notifications go into one durable queue per receiver and channel,
+each with its own worker (alerting.delivery): a failing channel never delays another. Once a
+second the service reconciles what each receiver was told with the incidents' current state,
+which is how held-back changes (silences, inhibition, a crash) reach people afterwards.
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol, TypeVar
 
+from alerting.delivery import (
+    Covered,
+    DeliveryQueues,
+    DeliverySettings,
+    DeliveryStore,
+    Destination,
+    Told,
+    catch_up,
+)
 from alerting.incidents import Incident, IncidentManager, IncidentState, Transition
 from alerting.model import (
     AlertKind,
-    DeliveryStatus,
     Notification,
     NotificationState,
     Severity,
@@ -76,8 +86,8 @@ class AlertingStats:
     silenced: int = 0
     inhibited: int = 0
     notifications: int = 0
-    deliveries: dict[str, int] = dataclass_field(default_factory=dict)  # status → count
     unrouted: int = 0
+    caught_up: int = 0  # messages queued by reconcile(): receivers brought up to date
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +204,7 @@ class AlertingService:
         *,
         group: str | None = "alerting",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        queues: DeliveryQueues | None = None,
     ) -> None:
         self.bus = bus
         self.rules = rules
@@ -207,15 +218,20 @@ class AlertingService:
         # Refused clean batches (the wire boundary), counted by reason: health().
         self.dead_letters = DeadLetters("alerting", log)
         self._transitions: dict[str, Transition] = {}  # notification key part → transition
+        self.queues = queues or DeliveryQueues(
+            DeliveryStore(":memory:"), routing, notifiers, DeliverySettings(), clock
+        )
+        self._unknown_receivers: set[str] = set()
 
     async def run(self) -> None:
-        # Changes saved before a restart but never sent go out now (their keys are the same).
-        for transition in self.incidents.unnotified():
-            self.grouper.add(transition, self.clock())
-            self._transitions[transition.key] = transition
+        # What was saved before a restart but never reached a receiver (a change waiting in
+        # its group, a resolution) is found by the first reconciliation: each receiver is
+        # brought to the incidents' current state. The queues resume their own entries.
+        self.reconcile(self.clock())
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._consume())
             tasks.create_task(self._tick())
+            tasks.create_task(self.queues.run())
 
     async def _consume(self) -> None:
         while True:
@@ -251,6 +267,8 @@ class AlertingService:
                 self.dead_letters.internal_error("tick", exc)
 
     async def tick(self, *, sync_acks: bool = True) -> None:
+        """What time alone decides. Every second (``sync_acks``) also: acknowledgements from
+        other processes, and the reconciliation of what each receiver was told."""
         now = self.clock()
         if sync_acks:
             await asyncio.to_thread(self.incidents.sync_acks)
@@ -259,6 +277,10 @@ class AlertingService:
             await self.on_transition(reminder)
         for notification in self.grouper.due(now):
             await self.dispatch(notification)
+        if sync_acks:
+            self.reconcile(self.clock())
+        if not self.queues.running:
+            await self.queues.drain()
 
     async def on_signals(self, signals: Sequence[Signal]) -> None:
         self.stats.signals += len(signals)
@@ -279,14 +301,10 @@ class AlertingService:
             incident_document(incident, transition.change.value),
         )
         now = self.clock()
-        silence = self.incidents.silenced(incident, now)
-        if silence is not None:
-            self.stats.silenced += 1
-            log.info("%s %s: silenced (%s)", incident.id, transition.change, silence.comment)
-            self.incidents.notified(transition, now)
-            return
         reason = inhibited(transition, self.incidents.open)
         if reason is not None:
+            # Held, not sent: when the hold ends, reconcile() brings every receiver to the
+            # incident's state then (issue 11: a backlog after an outage reached nobody).
             self.stats.inhibited += 1
             log.info("%s %s: inhibited, %s", incident.id, transition.change, reason)
             self.incidents.notified(transition, now)
@@ -295,49 +313,149 @@ class AlertingService:
         self.grouper.add(transition, now)
 
     async def dispatch(self, notification: Notification) -> None:
+        """Queue a notification for each receiver its route names; the queues' workers send
+        it. Per destination, as it knows each incident: a silence holds only the receivers it
+        names; a change of an alarm it was never handed is its firing at the current level;
+        an all-clear of an alarm it was never handed is not sent."""
         receivers = route(self.routing.routes, notification)
         if not receivers:
             self.stats.unrouted += 1
             log.warning("notification %s matched no route", notification.title)
         self.stats.notifications += 1
-        for receiver in receivers:
-            await self._deliver(notification, receiver)
+        transitions = [t for k in notification.key.split("|") if (t := self._transitions.get(k))]
         now = self.clock()
-        for key in notification.key.split("|"):
-            transition = self._transitions.pop(key, None)
-            if transition is not None:
-                self.incidents.notified(transition, now)
-
-    async def _deliver(self, notification: Notification, receiver: str) -> None:
-        group = self.routing.recipients.get(receiver)
-        if group is not None:
-            members = [m.recipient() for m in group.members]
-            channels = group.channels
-        else:
-            members = []
-            channels = [self.routing.endpoints[receiver]]
-        for channel in channels:
-            notifier = self.notifiers.get(channel)
-            if notifier is None:
-                log.error("receiver %s: no %s notifier configured", receiver, channel)
+        silences = self.incidents.store.silences(now)
+        told = self.queues.store.told(t.incident.ref for t in transitions) if transitions else {}
+        items: list[tuple[Destination, Notification, list[Covered]]] = []
+        for receiver in receivers:
+            kept = []
+            for transition in transitions:
+                silence = (
+                    self.incidents.silenced(transition.incident, now, receiver, silences)
+                    if silences
+                    else None
+                )
+                if silence is None:
+                    kept.append(transition)
+                    continue
+                self.stats.silenced += 1
+                log.info("%s %s to %s: silenced (%s)", transition.incident.id,
+                         transition.change, receiver, silence.comment)  # fmt: skip
+            if transitions and not kept:
                 continue
-            # Each notifier checks the notification log first: a key already sent to a
-            # recipient (before a restart, say) is not sent again.
-            deliveries = await notifier.send(notification, members)
-            for delivery in deliveries:
-                status = delivery.status.value
-                self.stats.deliveries[status] = self.stats.deliveries.get(status, 0) + 1
-                if delivery.status is not DeliveryStatus.SENT:
-                    log.error(
-                        "%s to %s via %s: %s %s",
-                        notification.title, delivery.recipient, channel,
-                        delivery.status.value, delivery.detail,
-                    )  # fmt: skip
+            for destination in self._destinations(receiver):
+                adjusted = [
+                    a for t in kept if (a := as_known(t, told.get((t.incident.ref, destination))))
+                ]
+                if transitions and not adjusted:
+                    continue
+                message = notification
+                if adjusted != transitions:
+                    # What this destination needs, in a message of its own.
+                    message = self.grouper.notification(adjusted, notification.created_at)
+                items.append((destination, message, [covered(t) for t in adjusted]))
+        self.queues.enqueue(items)
+        for transition in transitions:
+            self._transitions.pop(transition.key, None)
+            self.incidents.notified(transition, now)
+        if not self.queues.running:
+            await self.queues.drain()
+
+    def _destinations(self, receiver: str) -> list[Destination]:
+        found = self.queues.of(receiver)
+        if not found and receiver not in self._unknown_receivers:
+            self._unknown_receivers.add(receiver)
+            log.error("receiver %s: no recipient group or endpoint of that name", receiver)
+        return found
+
+    def reconcile(self, now: datetime) -> int:
+        """Bring every receiver to the current state of each incident it should know about,
+        once: after a silence or an inhibition ends, after a restart. Returns the entries
+        queued. Per destination, by what it accepted (``alerting.delivery.catch_up``): the
+        current level of an alarm it never got, the new level of one it knows, the all-clear of
+        one it was last told is firing — and nothing for a resolution it never got the firing
+        of (Alertmanager's rule)."""
+        store = self.queues.store
+        pending = self.grouper.incidents()
+        candidates = {i.ref: i for i in self.incidents.open.values() if i.id not in pending}
+        for ref in store.believed_open() - candidates.keys():
+            resolved = self.incidents.store.resolved(ref)
+            if resolved is not None and resolved.id not in pending:
+                candidates[ref] = resolved
+        if not candidates:
+            return 0
+        told = store.told(candidates)
+        in_flight = store.in_flight()
+        silences = self.incidents.store.silences(now)
+        district = self.grouper.districts
+        catch_ups: dict[Destination, list[Transition]] = {}
+        for ref, incident in candidates.items():
+            if incident.open:
+                held = Transition(incident, NotificationState.ESCALATED, incident.level)
+                if inhibited(held, self.incidents.open) is not None:
+                    continue
+            change = NotificationState.FIRING if incident.open else NotificationState.RESOLVED
+            probe = Notification(
+                key="", state=change, kind=incident.kind, severity=incident.severity,
+                level=incident.level, title="", text="", text_en="", created_at=now,
+                incidents=(incident.id,), stations=(incident.station,),
+                district=district.get(incident.station, ""),
+            )  # fmt: skip
+            for receiver in route(self.routing.routes, probe):
+                if silences and self.incidents.silenced(incident, now, receiver, silences):
+                    continue
+                for destination in self.queues.of(receiver):
+                    known = told.get((ref, destination))
+                    if known is not None and known.handled_revision >= incident.revision:
+                        continue
+                    if (ref, destination) in in_flight:
+                        continue  # its queue will get there; then we look again
+                    needed = catch_up(known, incident.level, incident.open)
+                    if needed is None:
+                        store.mark_handled(ref, destination, incident.revision, now)
+                        continue
+                    previous = known.accepted_level if known is not None else 0
+                    catch_ups.setdefault(destination, []).append(
+                        Transition(incident, needed, previous)
+                    )
+        items: list[tuple[Destination, Notification, list[Covered]]] = []
+        for destination, transitions in catch_ups.items():
+            groups: dict[tuple[str, ...], list[Transition]] = {}
+            for transition in transitions:
+                groups.setdefault(self.grouper.key(transition), []).append(transition)
+            for group in groups.values():
+                notification = self.grouper.notification(group, now)
+                items.append((destination, notification, [covered(t) for t in group]))
+                log.info("%s: brought up to date: %s", destination,
+                         ", ".join(f"{t.incident.id} {t.change}" for t in group))  # fmt: skip
+        self.stats.caught_up += len(items)
+        return self.queues.enqueue(items)
 
     def health(self) -> dict[str, object]:
+        now = self.clock()
         return {
             **{k: v for k, v in vars(self.stats).items()},
+            "deliveries": self.queues.deliveries(),
             "open_incidents": len(self.incidents.open),
             "waiting_in_groups": self.grouper.pending,
+            "silences": len(self.incidents.store.silences(now)),
+            "delivery": self.queues.health(),
             **self.dead_letters.health(),
         }
+
+
+def as_known(transition: Transition, told: Told | None) -> Transition | None:
+    """A transition as a destination that was handed nothing of its incident (``told`` None)
+    must get it: an escalation, a de-escalation or a reminder of an alarm it never had is that
+    alarm's firing at the current level; its all-clear is nothing (issue 11: a backlog after a
+    station outage, a route that starts at a higher severity)."""
+    if told is not None or transition.change is NotificationState.FIRING:
+        return transition
+    if transition.change is NotificationState.RESOLVED:
+        return None
+    return Transition(transition.incident, NotificationState.FIRING, 0)
+
+
+def covered(transition: Transition) -> Covered:
+    incident = transition.incident
+    return Covered(incident.ref, incident.revision, incident.level, incident.open)

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerting.config import AlertingConfig, load_alerting
+from alerting.delivery import DeliveryQueues, DeliveryStore
 from alerting.incidents import IncidentManager, IncidentStore
+from alerting.model import NotificationState
 from alerting.notifiers import Notifier, NotifierContext, build_notifier
 from alerting.notifiers.log import NotificationLog
-from alerting.routing import Grouper, render_transitions
+from alerting.routing import Grouper, RoutingConfig, render_transitions, route
 from alerting.rules import Evaluator, load_rules
 from alerting.rules.config import RuleConfig
 from alerting.service import AlertingService
@@ -27,12 +29,14 @@ class AlertingApp:
     incidents: IncidentStore
     log: NotificationLog
     notifiers: dict[str, Notifier]
+    queue: DeliveryStore
 
     async def aclose(self) -> None:
         for notifier in self.notifiers.values():
             await notifier.aclose()
         self.incidents.close()
         self.log.close()
+        self.queue.close()
 
 
 def site_rules(site: Site) -> list[RuleConfig]:
@@ -78,11 +82,40 @@ def build_alerting(
         config.routing.group_by,
         districts,
         render_transitions,
+        current=evaluator.current,  # reminders say the value and time of now (issue 11)
     )
+    # The delivery queues live beside the notification log, in the same SQLite file.
+    queue = DeliveryStore(data_dir / "notifications.sqlite3")
+    queues = DeliveryQueues(queue, config.routing, notifiers, config.delivery, clock)
+    if queue.new:
+        seed_told(queues, incidents, config.routing, clock())
     service = AlertingService(
-        bus, evaluator, incidents, grouper, config.routing, notifiers, group=group, clock=clock
-    )
-    return AlertingApp(service, evaluator, store, log, notifiers)
+        bus, evaluator, incidents, grouper, config.routing, notifiers,
+        group=group, clock=clock, queues=queues,
+    )  # fmt: skip
+    return AlertingApp(service, evaluator, store, log, notifiers, queue)
+
+
+def seed_told(
+    queues: DeliveryQueues, incidents: IncidentManager, routing: RoutingConfig, now: datetime
+) -> None:
+    """A data directory from before the delivery queues: what the service had sent counts as
+    accepted by every receiver of its route, so the upgrade does not resend each open alarm."""
+    from alerting.model import Notification
+
+    for incident in incidents.open.values():
+        if incident.notified_revision != incident.revision:
+            continue  # its last change was never sent: the reconciliation will send it
+        probe = Notification(
+            key="", state=NotificationState.FIRING, kind=incident.kind,
+            severity=incident.severity, level=incident.level, title="", text="", text_en="",
+            created_at=now, district=incidents.districts.get(incident.station, ""),
+        )  # fmt: skip
+        for receiver in route(routing.routes, probe):
+            for destination in queues.of(receiver):
+                queues.store.seed_told(
+                    incident.ref, destination, incident.revision, incident.level, True, now
+                )
 
 
 def compressed_rules(rules: Sequence[RuleConfig], time_scale: float) -> list[RuleConfig]:

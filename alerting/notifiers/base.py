@@ -331,12 +331,9 @@ class DeliveryRunner:
     ) -> Delivery:
         """Deliver ``notification`` to ``recipient`` (the address the log keys on) by calling
         ``attempt`` until it is SENT, FAILED, or the retry budget is spent."""
-        book = self.context.log
-        if book is not None and book.already_sent(notification.key, self.channel, recipient):
-            log.debug("%s: %s already sent to %s", self.channel, notification.key, recipient)
-            return Delivery(
-                self.channel, recipient, DeliveryStatus.SENT, "already sent (notification log)"
-            )
+        settled = self._settled(notification, recipient)
+        if settled is not None:
+            return settled
         started = self.context.clock()
         number = 0
         while True:
@@ -385,8 +382,29 @@ class DeliveryRunner:
     def reject(self, notification: Notification, recipient: str, detail: str) -> Delivery:
         """A delivery that cannot even be attempted (no phone number, no email address)."""
         delivery = Delivery(self.channel, recipient, DeliveryStatus.FAILED, detail)
-        self._record(notification, delivery, 0, False, recipient)
+        if self._settled(notification, recipient) is None:  # logged once, not every round
+            self._record(notification, delivery, 0, False, recipient)
         return delivery
+
+    def _settled(self, notification: Notification, recipient: str) -> Delivery | None:
+        """What the notification log already holds for this key and recipient: SENT (a
+        restart rebuilt the notification, a queue's second round) or FAILED (a refusal is
+        final: asking again could send twice what a provider took without saying so)."""
+        book = self.context.log
+        if book is None:
+            return None
+        entry = book.settled(notification.key, self.channel, recipient)
+        if entry is None:
+            return None
+        if entry.status is DeliveryStatus.SENT:
+            log.debug("%s: %s already sent to %s", self.channel, notification.key, recipient)
+            return Delivery(
+                self.channel, recipient, DeliveryStatus.SENT, "already sent (notification log)"
+            )
+        return Delivery(
+            self.channel, recipient, DeliveryStatus.FAILED,
+            short(f"already refused (notification log): {entry.detail}"),
+        )  # fmt: skip
 
     def _record(
         self,

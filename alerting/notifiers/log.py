@@ -1,5 +1,8 @@
 """The notification log: every attempt, its outcome, and the dead letters (SQLite, WAL).
 
+The delivery queues (alerting.delivery) keep their entries in the same file: a message that
+failed after its retries is still queued there, and retried, until delivered or expired.
+
 It is the audit trail (what was sent to whom, when, and what the provider answered) and what
 makes sending idempotent across restarts: ``already_sent(key, channel, recipient)`` is checked
 before every delivery, so a restarted alerting service that rebuilds its notifications does not
@@ -150,6 +153,20 @@ class NotificationLog:
                 (key, channel, recipient),
             ).fetchone()
         return row is not None
+
+    def settled(self, key: str, channel: str, recipient: str) -> LogEntry | None:
+        """The attempt that settled this notification for this recipient, if one did: a SENT
+        one, or else a FAILED one (a refusal, never retried: a second round of the delivery
+        queue must not send again what the provider may have taken, nor ask again where it
+        was refused). Exhausted retries settle nothing: the queue tries again."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM attempts WHERE key = ? AND channel = ? "
+                "AND recipient = ? AND status IN ('sent', 'failed') "
+                "ORDER BY status = 'sent' DESC, id LIMIT 1",
+                (key, channel, recipient),
+            ).fetchone()
+        return _entry(row) if row else None
 
     def entries(self, key: str | None = None, channel: str | None = None) -> list[LogEntry]:
         """Every attempt, oldest first; only one notification's or one channel's if given."""
