@@ -255,10 +255,18 @@ def incidents_silence(
     station: Annotated[str | None, typer.Option(help="only this station")] = None,
     rule: Annotated[str | None, typer.Option(help="only this rule")] = None,
     district: Annotated[str | None, typer.Option(help="only this district")] = None,
+    receiver: Annotated[
+        list[str] | None,
+        typer.Option(help="mute this receiver (recipient group or endpoint); repeatable"),
+    ] = None,
+    everyone: Annotated[
+        bool, typer.Option("--all", help="mute every receiver, the committee included")
+    ] = False,
     maintenance: Annotated[bool, typer.Option(help="a planned maintenance window")] = False,
     data_dir: DataDirArg = Path("data"),
 ) -> None:
-    """Hold the notifications of matching incidents for a while (they are still tracked)."""
+    """Hold the notifications of matching incidents to the receivers named (they are still
+    tracked); when it ends, those receivers are told the incidents' current state."""
     from alerting.incidents import Silence
 
     if station is None and rule is None and district is None:
@@ -266,11 +274,125 @@ def incidents_silence(
             "[red]give --station, --rule or --district: silencing everything is refused[/]"
         )
         raise typer.Exit(2)
+    if not receiver and not everyone:
+        # A technician's maintenance silence must not mute the committee by default (issue 11).
+        console.print(
+            "[red]give --receiver NAME (the receivers to mute, e.g. ky_thuat) or --all[/]"
+        )
+        raise typer.Exit(2)
     store = _store(data_dir)
     now = datetime.now(UTC)
     silence = store.add_silence(
         Silence(0, now, now + timedelta(hours=hours), by, comment, station, rule, district,
-                maintenance)
+                maintenance, None if everyone else tuple(dict.fromkeys(receiver or ())))
     )  # fmt: skip
     store.close()
-    console.print(f"silence {silence.id} until {(silence.ends_at + VIETNAM_OFFSET):%H:%M %d/%m}")
+    console.print(
+        f"silence {silence.id} until {(silence.ends_at + VIETNAM_OFFSET):%H:%M %d/%m} "
+        f"for {silence.scope}"
+    )
+
+
+silences_app = typer.Typer(help="Silences: list and expire.", no_args_is_help=True)
+
+
+def _local(when: datetime) -> str:
+    return (when + VIETNAM_OFFSET).strftime("%H:%M %d/%m")
+
+
+@silences_app.command("list")
+def silences_list(
+    data_dir: DataDirArg = Path("data"),
+    ended: Annotated[
+        float, typer.Option(help="also those ended in the last HOURS", metavar="HOURS")
+    ] = 0.0,
+) -> None:
+    """Silences in force (and recently ended), by id."""
+    store = _store(data_dir)
+    now = datetime.now(UTC)
+    found = store.silences(now, ended_since=now - timedelta(hours=ended))
+    store.close()
+    table = Table(title="Tạm dừng thông báo")
+    for column in ("id", "đối tượng", "người nhận bị tạm dừng", "từ", "đến (UTC+7)", "bởi",
+                   "lý do"):  # fmt: skip
+        table.add_column(column)
+    for silence in found:
+        what = ", ".join(
+            f"{name} {value}"
+            for name, value in (("station", silence.station), ("rule", silence.rule),
+                                ("district", silence.district))
+            if value is not None
+        )  # fmt: skip
+        state = "" if silence.ends_at > now else " (ended)"
+        table.add_row(
+            str(silence.id), escape(what), escape(silence.scope), _local(silence.starts_at),
+            _local(silence.ends_at) + state, escape(silence.created_by),
+            escape(("bảo trì: " if silence.maintenance else "") + silence.comment),
+        )  # fmt: skip
+    console.print(table)
+
+
+@silences_app.command("expire")
+def silences_expire(
+    silence_id: Annotated[int, typer.Argument(help="the id `silences list` shows")],
+    data_dir: DataDirArg = Path("data"),
+) -> None:
+    """End a silence now: the running service tells its receivers the current state."""
+    store = _store(data_dir)
+    try:
+        silence = store.expire_silence(silence_id, datetime.now(UTC))
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/]")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    console.print(f"silence {silence.id} ended at {_local(silence.ends_at)}")
+
+
+notifications_app = typer.Typer(help="Notifications: the delivery queues.", no_args_is_help=True)
+
+
+@notifications_app.command("list")
+def notifications_list(
+    data_dir: DataDirArg = Path("data"),
+    receiver: Annotated[str | None, typer.Option(help="only this receiver")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(help="queued, delivered, failed, expired or dropped"),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 50,
+) -> None:
+    """The delivery queues' entries, newest first: what waits, what was delivered, what
+    expired or was refused, and why."""
+    from alerting.delivery import DeliveryStore, EntryState
+
+    wanted = None
+    if state is not None:
+        try:
+            wanted = EntryState(state)
+        except ValueError:
+            names = ", ".join(s.value for s in EntryState)
+            console.print(f"[red]--state {escape(state)}: one of {names}[/]")
+            raise typer.Exit(2) from None
+    path = data_dir / "notifications.sqlite3"
+    if not path.exists():
+        console.print(f"[red]no notification log in {data_dir} (is the alerting service using "
+                      "it?)[/]")  # fmt: skip
+        raise typer.Exit(2)
+    store = DeliveryStore(path)
+    entries = store.entries(receiver=receiver, state=wanted, limit=limit)
+    store.close()
+    table = Table(title="Hàng đợi gửi thông báo")
+    for column in ("id", "người nhận", "kênh", "trạng thái", "lượt", "tạo (UTC+7)", "hạn",
+                   "tiêu đề", "ghi chú"):  # fmt: skip
+        table.add_column(column)
+    for entry in entries:
+        note = entry.reason or entry.last_error
+        if entry.state is EntryState.QUEUED and entry.rounds:
+            note = f"lần sau {_local(entry.next_at)}: {entry.last_error}"
+        table.add_row(
+            str(entry.id), escape(entry.destination.receiver), entry.destination.channel,
+            entry.state.value, str(entry.rounds), _local(entry.created_at),
+            _local(entry.deadline), escape(entry.notification.title), escape(note),
+        )  # fmt: skip
+    console.print(table)

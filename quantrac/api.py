@@ -21,9 +21,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from alerting.incidents import IncidentManager, IncidentStore
+from alerting.incidents import IncidentManager, IncidentStore, Silence
 from alerting.service import incident_document
 from collector.indices import flood_alarm
 from collector.schema import is_derived
@@ -117,6 +117,36 @@ class StoreProbe:
 class AckRequest(BaseModel):
     by: str
     note: str = ""
+
+
+class SilenceRequest(BaseModel):
+    """A silence: what it matches (one of station, rule, district at least) and the receivers
+    it mutes (``receivers``, or ``all: true`` for everyone, the committee included)."""
+
+    by: str
+    comment: str
+    hours: float = Field(default=2.0, gt=0, le=24 * 30)
+    station: str | None = None
+    rule: str | None = None
+    district: str | None = None
+    receivers: list[str] = Field(default_factory=list)
+    all: bool = False
+    maintenance: bool = False
+
+
+def silence_document(silence: Silence) -> dict[str, Any]:
+    return {
+        "id": silence.id,
+        "starts_at": silence.starts_at.isoformat(),
+        "ends_at": silence.ends_at.isoformat(),
+        "created_by": silence.created_by,
+        "comment": silence.comment,
+        "station": silence.station,
+        "rule": silence.rule,
+        "district": silence.district,
+        "maintenance": silence.maintenance,
+        "receivers": None if silence.receivers is None else list(silence.receivers),
+    }
 
 
 class ReadingPublic(BaseModel):
@@ -261,6 +291,42 @@ def create_app(context: ApiContext) -> FastAPI:
             raise HTTPException(404, f"no open incident {incident_id!r}") from None
         body: dict[str, Any] = json.loads(incident_document(acked, "acknowledged"))
         return body
+
+    @app.get("/silences")
+    async def silences(context: Context) -> list[dict[str, Any]]:
+        """Silences in force, by id (``receivers`` null: every receiver)."""
+        store = _incidents(context)
+        found = await asyncio.to_thread(store.silences, datetime.now(UTC))
+        return [silence_document(s) for s in found]
+
+    @app.post("/silences", status_code=201)
+    async def add_silence(request: SilenceRequest, context: Context) -> dict[str, Any]:
+        """Hold the notifications of matching incidents to the receivers named, for ``hours``;
+        when it ends, those receivers are told the incidents' current state."""
+        store = _incidents(context)
+        if request.station is None and request.rule is None and request.district is None:
+            raise HTTPException(422, "give station, rule or district: silencing everything "
+                                "is refused")  # fmt: skip
+        if not request.receivers and not request.all:
+            raise HTTPException(422, 'give receivers (e.g. ["ky_thuat"]) or all: true')
+        now = datetime.now(UTC)
+        silence = Silence(
+            0, now, now + timedelta(hours=request.hours), request.by, request.comment,
+            request.station, request.rule, request.district, request.maintenance,
+            None if request.all else tuple(dict.fromkeys(request.receivers)),
+        )  # fmt: skip
+        return silence_document(await asyncio.to_thread(store.add_silence, silence))
+
+    @app.delete("/silences/{silence_id}")
+    async def expire_silence(silence_id: int, context: Context) -> dict[str, Any]:
+        """End a silence now (it is kept, ended); the running alerting service tells its
+        receivers the current state within a second or two."""
+        store = _incidents(context)
+        try:
+            ended = await asyncio.to_thread(store.expire_silence, silence_id, datetime.now(UTC))
+        except KeyError:
+            raise HTTPException(404, f"no silence {silence_id}") from None
+        return silence_document(ended)
 
     @app.get("/health", responses={503: {"description": "the store does not answer"}})
     async def health(context: Context) -> JSONResponse:

@@ -15,7 +15,13 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import typer
 from rich.table import Table
 
-from quantrac.alerting_cli import alerting, incidents_app, rules_app
+from quantrac.alerting_cli import (
+    alerting,
+    incidents_app,
+    notifications_app,
+    rules_app,
+    silences_app,
+)
 from quantrac.cli_common import (
     DEFAULT_SITE,
     console,
@@ -39,6 +45,8 @@ app.add_typer(modbus_app, name="modbus")
 app.add_typer(station_app, name="station")
 app.add_typer(rules_app, name="rules")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(silences_app, name="silences")
+app.add_typer(notifications_app, name="notifications")
 app.command("alerting")(alerting)
 
 SiteArg = Annotated[Path, typer.Argument(help="site directory (site.yaml + stations/)")]

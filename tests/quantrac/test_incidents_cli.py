@@ -37,7 +37,7 @@ def test_ack_and_silence_reach_the_running_manager(tmp_path: Path) -> None:
     assert unknown.exit_code == 2
     silenced = runner.invoke(
         app, ["incidents", "silence", "--by", "kỹ thuật", "--comment", "bảo trì",
-              "--station", "kim_long", "--hours", "1", *data],
+              "--station", "kim_long", "--receiver", "ky_thuat", "--hours", "1", *data],
     )  # fmt: skip
     assert silenced.exit_code == 0, silenced.output
     everything = runner.invoke(app, ["incidents", "silence", "--by", "x", "--comment", "y", *data])
