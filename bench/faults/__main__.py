@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     specs = [s for s in SPECS if not wanted or s.key in wanted]
 
-    signal.signal(signal.SIGTERM, _interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background job inherits it ignored
+        signal.signal(sig, _interrupt)
     work = Path(tempfile.mkdtemp(prefix="quantrac-faults-"))
     print(f"machine: {machine()}")
     print(

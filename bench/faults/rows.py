@@ -48,8 +48,8 @@ SHORT = Profile(
     burst=12_000,
     backlog=12_000,
     kill_burst=1_000,
-    lead_s=3,
-    tail_s=2,
+    lead_s=2,
+    tail_s=1,
     catch_up_limit_s=60,
     settle_s=40,
 )
