@@ -89,7 +89,7 @@ class ForwardingStore:
         max_points: int = 5_000_000,
         chunk_points: int = 5_000,
         min_backoff_s: float = 0.5,
-        max_backoff_s: float = 30.0,
+        max_backoff_s: float = 5.0,  # a store back after an outage is found within seconds
     ) -> None:
         if chunk_points <= 0 or max_points < chunk_points:
             raise ValueError(f"need 0 < chunk_points ({chunk_points}) <= max_points ({max_points})")
