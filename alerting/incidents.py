@@ -334,6 +334,15 @@ class IncidentManager:
                 facts=dict(signal.facts),
             )
             return self._changed(incident, NotificationState.FIRING, 0)
+        if signal.level == current.level and signal.facts.get("event") == "crest":
+            # A flood's crest, its fall confirmed: news at the same level (issue 11).
+            crest = replace(
+                current,
+                updated_at=signal.ts,
+                revision=current.revision + 1,
+                facts=dict(signal.facts),
+            )
+            return self._changed(crest, NotificationState.CREST, current.level)
         if signal.level == current.level:
             # Same level: keep the newest facts (the value, the rate) for reminders.
             self.open[incident_id] = replace(current, facts=dict(signal.facts))

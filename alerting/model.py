@@ -60,6 +60,7 @@ class NotificationState(StrEnum):
     ESCALATED = "escalated"  # the same incident, a higher level
     DEESCALATED = "deescalated"  # the same incident, a lower level (still above normal)
     REPEAT = "repeat"  # still firing after the repeat interval
+    CREST = "crest"  # the same incident, same level: a flood's crest, once its fall is confirmed
     RESOLVED = "resolved"  # back to normal
 
 

@@ -15,8 +15,9 @@ The routing config is ``alerting.yaml`` in the site directory (docs/alerting.md)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -123,24 +124,68 @@ def inhibited(transition: Transition, open_incidents: Mapping[str, Incident]) ->
 
 
 Render = Callable[[Sequence[Transition]], tuple[str, str, str]]  # title, text vi, text en
+# (rule, station) → the rule's judgement now, with its latest value and facts
+# (alerting.rules.Evaluator.current): what a reminder says.
+Current = Callable[[str, str], Signal | None]
+
+
+def transition_facts(transition: Transition) -> dict[str, Any]:
+    """The facts of one transition, flat, as templates, Zalo and the webhook read them: the
+    incident's (the rule's facts: docs/rules.md) with ``station_id``, and ``reminder: true`` on
+    a reminder. Times are ISO 8601 strings."""
+    incident = transition.incident
+    facts = dict(incident.facts)
+    facts.setdefault("station_id", incident.station)
+    facts.setdefault("station_name", incident.station)
+    if transition.change is NotificationState.REPEAT:
+        facts["reminder"] = True
+    if transition.change is not NotificationState.CREST:
+        # News of one signal only (the crest): a later message of the incident is not it.
+        facts.pop("event", None)
+    return facts
 
 
 def transition_signal(transition: Transition) -> Signal:
-    """The signal an incident's latest change stands for: what the templates render."""
+    """The signal an incident's latest change stands for: what the templates render. Its time
+    is the reading's (``facts["ts"]``), which a reminder's refreshed facts move on."""
     incident = transition.incident
-    facts = incident.facts
+    facts = transition_facts(transition)
     value = facts.get("value")
+    ts = incident.updated_at
+    if isinstance(facts.get("ts"), str):
+        ts = datetime.fromisoformat(facts["ts"])
     return Signal(
         rule=incident.rule,
         station=incident.station,
         kind=incident.kind,
         level=incident.level,
         severity=incident.severity,
-        ts=incident.updated_at,
+        ts=ts,
         param=str(facts.get("param", "")),
         value=float(value) if isinstance(value, int | float) else None,
         facts=facts,
     )
+
+
+def notification_facts(ordered: Sequence[Transition]) -> dict[str, Any]:
+    """A notification's facts: those of the incident it is about (the first: the most severe,
+    then the most recent) flat at the top — ``{facts.value}``, ``{facts.label}`` — and, for a
+    group, each other incident's under ``others``, with its ``incident``, ``state``, ``level``
+    and ``severity`` (docs/notifiers.md)."""
+    lead, *rest = ordered
+    facts = transition_facts(lead)
+    if rest:
+        facts["others"] = [
+            {
+                **transition_facts(t),
+                "incident": t.incident.id,
+                "state": t.change.value,
+                "level": t.incident.level,
+                "severity": t.incident.severity.name.lower(),
+            }
+            for t in rest
+        ]
+    return facts
 
 
 def render_transitions(transitions: Sequence[Transition]) -> tuple[str, str, str]:
@@ -158,6 +203,9 @@ class Grouper:
     group_by: Sequence[str]
     districts: Mapping[str, str]  # station → district
     render: Render
+    # The rules' current judgement: a reminder carries the value and time of now, not of the
+    # change it reminds of (issue 11). None: the incident's stored facts.
+    current: Current | None = None
     _pending: dict[tuple[str, ...], tuple[datetime, list[Transition]]] = field(default_factory=dict)
 
     def key(self, transition: Transition) -> tuple[str, ...]:
@@ -190,12 +238,30 @@ class Grouper:
                 out.append(self.notification(items, now))
         return out
 
+    def refreshed(self, transition: Transition) -> Transition:
+        """A reminder with the rule's current facts (value, rate, time), when the rule still
+        judges the incident's level; any other transition as it is."""
+        if transition.change is not NotificationState.REPEAT or self.current is None:
+            return transition
+        incident = transition.incident
+        now = self.current(incident.rule, incident.station)
+        if now is None or now.level != incident.level:
+            return transition
+        facts = {**incident.facts, **now.facts}
+        return replace(transition, incident=replace(incident, facts=facts))
+
     def notification(self, items: Sequence[Transition], now: datetime) -> Notification:
-        worst = max(items, key=lambda t: (t.incident.severity, t.incident.level))
-        title, text, text_en = self.render(items)
-        stations = list(dict.fromkeys(t.incident.station for t in items))
+        # The incident the message is about first: the most severe, then the most recent.
+        ordered = sorted(
+            (self.refreshed(t) for t in items),
+            key=lambda t: (t.incident.severity, t.incident.level, t.incident.updated_at),
+            reverse=True,
+        )
+        worst = ordered[0]
+        title, text, text_en = self.render(ordered)
+        stations = list(dict.fromkeys(t.incident.station for t in ordered))
         return Notification(
-            key="|".join(sorted(t.key for t in items)),
+            key="|".join(sorted(t.key for t in ordered)),
             state=worst.change,
             kind=worst.incident.kind,
             severity=worst.incident.severity,
@@ -204,10 +270,10 @@ class Grouper:
             text=text,
             text_en=text_en,
             created_at=now,
-            incidents=[t.incident.id for t in items],
+            incidents=[t.incident.id for t in ordered],
             stations=stations,
             district=self.districts.get(stations[0], ""),
-            facts={t.incident.id: dict(t.incident.facts) for t in items},
+            facts=notification_facts(ordered),
         )
 
     @property

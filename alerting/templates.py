@@ -237,14 +237,34 @@ def _margin(facts: Mapping[str, Any], unit: str, lang: Language) -> str:
 
 
 def _rate(facts: Mapping[str, Any], lang: Language) -> str | None:
-    """ "đang lên 18 cm/giờ" / "rising 18 cm/h"; None when unknown or under 1 cm/h."""
+    """ "đang lên 18 cm/giờ" / "rising 18 cm/h"; None when unknown, steady or under 1 cm/h.
+
+    The word is the rule's ``trend`` (alerting/rules/crest.py: what the last readings say), so
+    after the turn it is "đang xuống", never the last hour's "đang lên" (issue 11)."""
     rate = facts.get("rate_cm_h")
-    if rate is None or round(abs(float(rate))) < 1:
+    if rate is None or facts.get("trend") == "steady" or round(abs(float(rate))) < 1:
         return None
     size = _num(abs(float(rate)), 0, lang)
     if lang is Language.VI:
         return f"{'đang lên' if rate > 0 else 'đang xuống'} {size} cm/giờ"
     return f"{'rising' if rate > 0 else 'falling'} {size} cm/h"
+
+
+def _clock(value: object, reference: datetime) -> str:
+    """A time said beside another: "17:45" on the same local day, else "17:45 22/11"."""
+    ts = datetime.fromisoformat(str(value))
+    local, ref = ts.astimezone(VIETNAM_TZ), reference.astimezone(VIETNAM_TZ)
+    return local.strftime("%H:%M") if local.date() == ref.date() else vi_time(ts)
+
+
+def _crest(facts: Mapping[str, Any], ts: datetime, lang: Language, *, ended: bool) -> str | None:
+    """ "đỉnh lũ 3,82 m lúc 17:45" / "crest 3.82 m at 17:45", once the fall is confirmed
+    (``crest_passed``) or the alarm is over; None before."""
+    crest, at = facts.get("crest_m"), facts.get("crest_at")
+    if crest is None or not at or not (facts.get("crest_passed") or ended):
+        return None
+    value, when = _num(float(crest), 2, lang), _clock(at, ts)
+    return f"đỉnh lũ {value} m lúc {when}" if lang is Language.VI else f"crest {value} m at {when}"
 
 
 def _raised(facts: Mapping[str, Any], lang: Language) -> str | None:
@@ -270,13 +290,22 @@ def _flood(signal: Signal, lang: Language) -> Message:
     vi = lang is Language.VI
     previous = int(facts.get("previous_level", 0))
     previous_label = _label(str(facts.get("previous_label", "")), lang)
+    crest = _crest(facts, signal.ts, lang, ended=signal.level == 0)
+    after = f"; {crest}" if crest else ""
     if signal.level == 0:
         tag = "[HẾT BÁO ĐỘNG]" if vi else "[FLOOD ALARM OVER]"
         below = f"dưới {previous_label}" if vi else f"below {previous_label}"
         went = "xuống" if vi else "down to"
-        return Message(tag, place, f"{place} {went} {value} m ({below}), {when}")
-    tag = f"[BÁO ĐỘNG {_roman(signal.level)}]" if vi else f"[FLOOD ALARM {_roman(signal.level)}]"
+        return Message(tag, place, f"{place} {went} {value} m ({below}), {when}{after}")
     margin = _margin(facts, "m", lang)
+    if facts.get("event") == "crest" and crest:
+        # The crest is news of its own, once the fall is confirmed (issue 11).
+        tag = "[ĐỈNH LŨ]" if vi else "[FLOOD CREST]"
+        now = "nay" if vi else "now"
+        parts = [f"{place}: {crest}, {now} {value} m ({margin})"]
+        parts += [p for p in (_rate(facts, lang),) if p]
+        return Message(tag, place, f"{', '.join(parts)}, {when}")
+    tag = f"[BÁO ĐỘNG {_roman(signal.level)}]" if vi else f"[FLOOD ALARM {_roman(signal.level)}]"
     if previous > signal.level:
         went = "xuống " if vi else "down to "
         state = f"dưới {previous_label}, {margin}" if vi else f"below {previous_label}, {margin}"
@@ -288,7 +317,7 @@ def _flood(signal: Signal, lang: Language) -> Message:
     body = ", ".join(parts)
     if raised:
         body += f"; {raised}"
-    return Message(tag, place, f"{body}, {when}")
+    return Message(tag, place, f"{body}, {when}{after}")
 
 
 def _threshold(signal: Signal, lang: Language) -> Message:
@@ -341,6 +370,9 @@ def _trend(signal: Signal, lang: Language) -> Message:
                 rate = f"{'rising' if up else 'falling'} {size} {unit}/h"
     if signal.level == 0:
         tag = "[NƯỚC LÊN CHẬM LẠI]" if vi else "[RISE SLOWING]"
+        if facts.get("trend") == "falling":
+            # Past the turn: the rise has not slowed, it has ended (issue 11).
+            tag = "[NƯỚC ĐANG XUỐNG]" if vi else "[WATER FALLING]"
         if unit != "m":
             tag = "[HẾT TĂNG NHANH]" if vi else "[RISE SLOWING]"
         steady = "ít biến đổi" if vi else "steady"
@@ -390,6 +422,13 @@ def _wind(signal: Signal, lang: Language) -> Message:
         parts.append(f"gió {sustained.label}" if vi else f"wind {_label_en(sustained.label)}")
     if gust is not None:
         parts.append(gust.gust_label if vi else _label_en(gust.gust_label))
+    if facts.get("gust_rule"):
+        # A gust rule speaks of the gust first and under its own tag: beside the wind rule of
+        # the same station it is not the same line twice (issue 11's demo).
+        body = f"{name}: {', '.join(reversed(parts))}"
+        if signal.level == 0:
+            return Message("[GIÓ GIẬT ĐÃ GIẢM]" if vi else "[GUSTS EASED]", name, body)
+        return Message("[GIÓ GIẬT MẠNH]" if vi else "[STRONG GUSTS]", name, body)
     body = f"{name}: {', '.join(parts)}"
     if signal.level == 0:
         return Message("[GIÓ ĐÃ GIẢM]" if vi else "[WIND EASED]", name, body)
@@ -428,11 +467,18 @@ def _deadman(signal: Signal, lang: Language) -> Message:
     station = _station(facts, lang)
     when = vi_time(signal.ts)
     if signal.level == 0:
+        # The recovery says what it recovers from, so it reads right on its own.
+        down = _time(facts, "outage_since")
+        offline = facts.get("outage_reason") == "offline"
         if vi:
-            return Message(
-                "[CÓ TÍN HIỆU TRỞ LẠI]", station, f"{station} gửi số liệu trở lại lúc {when}"
-            )
-        return Message("[DATA BACK]", station, f"{station} reporting again at {when}")
+            text = f"{station} gửi số liệu trở lại lúc {when}"
+            if down:
+                text += f" ({'mất kết nối' if offline else 'không có số liệu'} từ {down})"
+            return Message("[CÓ TÍN HIỆU TRỞ LẠI]", station, text)
+        text = f"{station} reporting again at {when}"
+        if down:
+            text += f" ({'offline' if offline else 'no data'} since {down})"
+        return Message("[DATA BACK]", station, text)
     since = _time(facts, "since")
     label = facts.get("param_label")
     if facts.get("reason") == "offline":
@@ -476,7 +522,16 @@ def render(signal: Signal, language: Language | str = Language.VI) -> Message:
     """The message of one signal, by its rule type (``facts["rule_type"]``), else its kind."""
     lang = Language(language)
     template = TEMPLATES.get(str(signal.facts.get("rule_type", ""))) or _BY_KIND[signal.kind]
-    return template(signal, lang)
+    message = template(signal, lang)
+    if signal.facts.get("reminder"):
+        # A reminder says so first, then the incident as it is now (its current value and
+        # time: alerting.routing refreshes the facts), not the first message again (issue 11).
+        tag = REMINDER_TAG[lang]
+        return Message(f"{tag} {message.tag}", message.subject, message.body)
+    return message
+
+
+REMINDER_TAG = {Language.VI: "[NHẮC LẠI]", Language.EN: "[REMINDER]"}
 
 
 GROUP_TAGS = {
@@ -496,7 +551,8 @@ def render_group(signals: Sequence[Signal], language: Language | str = Language.
         raise ValueError("render_group needs at least one signal")
     lang = Language(language)
     ordered = sorted(signals, key=lambda s: (-s.severity, -s.level))
-    messages = [render(s, lang) for s in ordered]
+    # The same message twice (two rules of one station saying the same) says nothing more.
+    messages = list(dict.fromkeys(render(s, lang) for s in ordered))
     if len(messages) == 1:
         return messages[0]
     tags = {m.tag for m in messages}
@@ -513,13 +569,15 @@ def render_group(signals: Sequence[Signal], language: Language | str = Language.
         lines = [m.text for m in messages]
     count = len({s.station for s in ordered})
     subject = f"{count} trạm" if lang is Language.VI else f"{count} stations"
+    if count == 1:  # two rules of one station (the wind and its gust): the station's name
+        subject = messages[0].subject
     return Message(tag, subject, "\n".join(f"- {line}" for line in lines))
 
 
 def render_texts(signals: Sequence[Signal]) -> tuple[str, str, str]:
     """(title, Vietnamese text, English text) of one signal or a group: what a Notification
     carries. A group's text is its title, then one line per station."""
-    if len(signals) == 1:
+    if len({render(s, Language.VI) for s in signals}) == 1:  # one signal, or one said twice
         vi, en = render(signals[0], Language.VI), render(signals[0], Language.EN)
         return vi.title, vi.text, en.text
     vi, en = render_group(signals, Language.VI), render_group(signals, Language.EN)

@@ -389,6 +389,21 @@ def _message(template: str, notification: Notification) -> str:
     return str(fill(template, values))
 
 
+def sms_text(config: SmsConfig, notification: Notification) -> str:
+    """The SMS text as sent: the configured ``message`` filled, NFC, without diacritics if
+    configured, cut to ``max_segments``. Pure: the notifier sends it, the tests read it."""
+    text = unicodedata.normalize("NFC", _message(config.message, notification))
+    if config.without_diacritics:
+        text = strip_diacritics(text)
+        stray = sorted({c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION})
+        if stray:
+            # One stray "µ" or "³" doubles the price of every SMS: say which characters.
+            log.warning("sms %s: %r keep the text in UCS-2", notification.key, "".join(stray))
+    if config.max_segments is not None:
+        text = fit_segments(text, config.max_segments)
+    return text
+
+
 class SmsNotifier:
     """One request per recipient with a phone number, through the configured provider."""
 
@@ -425,18 +440,8 @@ class SmsNotifier:
         await self._client.aclose()
 
     def text_of(self, notification: Notification) -> str:
-        """The SMS text as sent: composed, NFC, without diacritics if configured, cut to
-        ``max_segments``."""
-        text = unicodedata.normalize("NFC", _message(self.config.message, notification))
-        if self.config.without_diacritics:
-            text = strip_diacritics(text)
-            stray = sorted({c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION})
-            if stray:
-                # One stray "µ" or "³" doubles the price of every SMS: say which characters.
-                log.warning("sms %s: %r keep the text in UCS-2", notification.key, "".join(stray))
-        if self.config.max_segments is not None:
-            text = fit_segments(text, self.config.max_segments)
-        return text
+        """The SMS text as sent (``sms_text``)."""
+        return sms_text(self.config, notification)
 
     async def send(
         self, notification: Notification, recipients: Sequence[Recipient]

@@ -71,7 +71,9 @@ TEMPLATE_PLACEHOLDERS = frozenset(
         "text_en",
         "district",
         "station",
+        "station_id",
         "stations",
+        "station_ids",
         "time",
     }
 )
@@ -80,10 +82,12 @@ TEMPLATE_PLACEHOLDERS = frozenset(
 class ZnsTemplate(StrictModel):
     """A template Zalo approved, and where each of its parameters comes from.
 
-    ``data`` maps each parameter to a text with placeholders: ``{station}`` (the first
-    station), ``{stations}``, ``{title}``, ``{text}``, ``{district}``, ``{level}``,
-    ``{severity}``, ``{kind}``, ``{state}``, ``{key}``, ``{time}`` (the notification's time,
-    Vietnam time) and ``{facts.NAME}`` for any fact of the notification (``{facts.label}``).
+    ``data`` maps each parameter to a text with placeholders: ``{station}`` (the name of the
+    station the message is about), ``{station_id}``, ``{stations}`` (every station's name),
+    ``{station_ids}``, ``{title}``, ``{text}``, ``{district}``, ``{level}``, ``{severity}``,
+    ``{kind}``, ``{state}``, ``{key}``, ``{time}`` (the notification's time, Vietnam time) and
+    ``{facts.NAME}`` for any fact of the notification (``{facts.label}``, ``{facts.value}``:
+    the flat facts of docs/notifiers.md).
     """
 
     template_id: str = Field(min_length=1)
@@ -124,15 +128,35 @@ class ZaloConfig(ChannelConfig):
 # --- template data ---------------------------------------------------------------------------
 
 
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
 def _text(value: Any, config: ZaloConfig) -> str:
     if isinstance(value, float):
         # Two decimals at most: a water level is read to the centimetre, a rate to 0.01 m/h.
         shown = f"{value:.2f}".rstrip("0").rstrip(".")
         return shown.replace(".", config.decimal_separator)
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        # Facts carry times as ISO 8601 text (ts, crest_at, since): a person reads local time.
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         when: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return when.astimezone(VIETNAM_TIME).strftime(config.time_format)
     return str(value)
+
+
+def station_names(notification: Notification) -> list[str]:
+    """The stations' names, the one the message is about first (from the flat facts and each
+    of ``others``); a station without a name in the facts is named by its id."""
+    facts = notification.facts
+    named = [facts, *(o for o in facts.get("others", ()) if isinstance(o, Mapping))]
+    names = {
+        str(f["station_id"]): str(f.get("station_name") or f["station_id"])
+        for f in named
+        if f.get("station_id")
+    }
+    return list(dict.fromkeys(names.get(s, s) for s in notification.stations))
 
 
 def template_data(
@@ -150,10 +174,17 @@ def template_data(
         "text": notification.text,
         "text_en": notification.text_en,
         "district": notification.district,
-        "station": notification.stations[0] if notification.stations else "",
-        "stations": ", ".join(notification.stations),
+        # Issue 11: {station} was the id ("kim_long"); a person reads the name.
+        "station": str(notification.facts.get("station_name") or ""),
+        "station_id": str(notification.facts.get("station_id") or ""),
+        "stations": ", ".join(station_names(notification)),
+        "station_ids": ", ".join(notification.stations),
         "time": _text(created, config),
     }
+    if not values["station_id"] and notification.stations:
+        values["station_id"] = notification.stations[0]
+    if not values["station"]:
+        values["station"] = values["station_id"]
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)

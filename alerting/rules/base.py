@@ -9,7 +9,7 @@ their own. They return a ``Signal`` when the rule's reported level changes, else
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -95,7 +95,11 @@ class StationFacts:
         return cls(station.id, station.name, station.district, station.river, station.basin)
 
     def as_facts(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {"station_name": self.name, "district": self.district}
+        facts: dict[str, Any] = {
+            "station_id": self.id,
+            "station_name": self.name,
+            "district": self.district,
+        }
         if self.river:
             facts["river"] = self.river
         if self.basin:
@@ -273,6 +277,11 @@ class LadderRule(Generic[LS]):
     def observe(self, state: LS, reading: Reading) -> None:
         return None
 
+    def after_step(self, state: LS, reading: Reading) -> str | None:
+        """After the level machine took a reading: the name of news worth a signal at the same
+        level (``"crest"``: a flood's fall confirmed, threshold.py), else None."""
+        return None
+
     # -- the interface --
 
     def evaluate(self, state: LS, reading: Reading) -> Signal | None:
@@ -288,7 +297,15 @@ class LadderRule(Generic[LS]):
             may_lower=self.may_lower(reading),
             max_gap=self.max_gap,
         )
-        return self.signal(state, reading.ts) if changed else None
+        event = self.after_step(state, reading)
+        if changed:
+            return self.signal(state, reading.ts)
+        if event is None:
+            return None
+        # News at the same level: the signal says which (facts["event"]), so the incident stage
+        # makes a transition of it (alerting/incidents.py) and the template its own message.
+        signal = self.signal(state, reading.ts)
+        return replace(signal, facts={**signal.facts, "event": event})
 
     def tick(self, state: LS, now: datetime) -> Signal | None:
         if confirm(self.ladder, state.levels, now, self.pending):

@@ -40,6 +40,9 @@ class DeadmanState:
     offline_since: datetime | None = None  # the first station_online == 0 of this outage
     reason: str = ""
     changed_at: datetime | None = None
+    # The outage a recovery ends (its reason and start), so the recovery can say it.
+    outage_reason: str = ""
+    outage_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,20 +90,21 @@ class DeadmanRule:
                 if state.level == 0:
                     return self._change(state, 1, OFFLINE, reading.ts)
             else:
-                state.offline_since = None
+                offline_since, state.offline_since = state.offline_since, None
                 if state.level and state.reason == OFFLINE and not self._silent(state, reading.ts):
-                    return self._change(state, 0, "", reading.ts)
+                    return self._change(state, 0, "", reading.ts, offline_since)
             return None
         if self.param is None and is_derived(reading.param):
             # The collector's derived series (hourly means, totals) are computed from stored
             # readings, on its own schedule: an hourly mean stamped 11:00 of a station that
             # died at 10:05 is not a sign of life.
             return None
+        silent_since = state.last_seen or state.started
         if state.last_seen is None or reading.ts > state.last_seen:
             state.last_seen = reading.ts
         fresh = state.clock is None or reading.ts > state.clock - self.no_data_for
         if state.level and fresh and state.offline_since is None:
-            return self._change(state, 0, "", reading.ts)
+            return self._change(state, 0, "", reading.ts, silent_since)
         return None
 
     def tick(self, state: DeadmanState, now: datetime) -> Signal | None:
@@ -137,7 +141,16 @@ class DeadmanRule:
         since = state.last_seen or state.started
         return since is not None and now - since >= self.no_data_for
 
-    def _change(self, state: DeadmanState, level: int, reason: str, ts: datetime) -> Signal:
+    def _change(
+        self,
+        state: DeadmanState,
+        level: int,
+        reason: str,
+        ts: datetime,
+        outage_since: datetime | None = None,
+    ) -> Signal:
+        if level == 0:
+            state.outage_reason, state.outage_since = state.reason, outage_since
         state.level = level
         state.reason = reason
         state.changed_at = ts
@@ -156,6 +169,11 @@ class DeadmanRule:
             facts["since"] = since.isoformat()
         if state.level and state.last_seen is not None:
             facts["silent_s"] = (ts - state.last_seen).total_seconds()
+        if not state.level and state.outage_reason:
+            facts["outage_reason"] = state.outage_reason
+            if state.outage_since is not None:
+                facts["outage_since"] = state.outage_since.isoformat()
+                facts["outage_s"] = (ts - state.outage_since).total_seconds()
         return make_signal(
             self,
             self.station_facts,

@@ -241,6 +241,11 @@ class Evaluator:
     ) -> None:
         level, cause = self._raised(slot)
         if level == slot.level:
+            if own is not None and own.facts.get("event"):
+                # News at the same level (a flood's crest) passes, at the level as raised.
+                signal = self._with_level(slot, own, level, cause, ts, slot.level)
+                slot.last = signal
+                out.append(signal)
             return
         base = own or slot.rule.snapshot(slot.state)
         if base is None:
@@ -289,19 +294,23 @@ class Evaluator:
 
     def active(self) -> list[Signal]:
         """Every slot above normal, as its rule judges it now (latest value and facts)."""
-        out = []
-        for slot in self.slots:
-            if not slot.level:
-                continue
-            base = slot.rule.snapshot(slot.state)
-            if base is None:
-                continue
-            if base.level != slot.level or slot.raised_by:
-                _, cause = self._raised(slot)
-                previous = slot.last.facts.get("previous_level", 0) if slot.last else 0
-                base = self._with_level(slot, base, slot.level, cause, base.ts, previous)
-            out.append(base)
-        return out
+        return [s for slot in self.slots if slot.level and (s := self._now(slot)) is not None]
+
+    def current(self, rule: str, station: str) -> Signal | None:
+        """One slot's judgement now, as ``active`` gives it: what a reminder says (its value
+        and time of now). None for an unknown pair, a slot at normal, or no data yet."""
+        slot = self._by_key.get((rule, station))
+        return None if slot is None or not slot.level else self._now(slot)
+
+    def _now(self, slot: Slot) -> Signal | None:
+        base = slot.rule.snapshot(slot.state)
+        if base is None:
+            return None
+        if base.level != slot.level or slot.raised_by:
+            _, cause = self._raised(slot)
+            previous = slot.last.facts.get("previous_level", 0) if slot.last else 0
+            base = self._with_level(slot, base, slot.level, cause, base.ts, previous)
+        return base
 
     def restore(self, rule: str, station: str, level: int) -> None:
         """Seed a level reported before a restart (the incident stage's open incidents): rule

@@ -31,6 +31,7 @@ from alerting.rules.config import (
     default_severity,
     select_stations,
 )
+from alerting.rules.crest import CrestState, motion, track_crest
 from alerting.rules.levels import Ladder, Step
 from alerting.rules.series import RATE_POINTS, SeriesWindow, project, rate_per_hour
 from collector.indices.flood import GAUGE_RESOLUTION_M, FloodAlarm
@@ -47,6 +48,8 @@ class ThresholdState(LadderState):
     # Recent values, for the rate a message prints ("đang lên 18 cm/giờ"); fitted only when a
     # signal is built, so it costs nothing between level changes.
     window: SeriesWindow = field(default_factory=lambda: SeriesWindow(timedelta(hours=1)))
+    # The flood's crest (flood levels only): one comparison a reading while an alarm is up.
+    crest: CrestState = field(default_factory=CrestState)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +65,12 @@ class ThresholdRule(LadderRule[ThresholdState]):
     def value_of(self, state: ThresholdState, reading: Reading) -> float | None:
         state.window.add(reading.ts, reading.value)
         return reading.value
+
+    def after_step(self, state: ThresholdState, reading: Reading) -> str | None:
+        if not self.flood_levels or state.levels.last_ts != reading.ts:
+            return None  # not a gauge's BĐ levels, or a reading the level machine refused
+        passed = track_crest(state.crest, reading.ts, reading.value, state.levels.level)
+        return "crest" if passed else None
 
     def facts(self, state: ThresholdState) -> dict[str, Any]:
         value = state.levels.last_value
@@ -81,6 +90,8 @@ class ThresholdRule(LadderRule[ThresholdState]):
         reached, margin = self.ladder.margin(value)
         facts.update(margin=round(margin, 6), margin_label=reached.label, threshold=reached.trigger)
         facts.update(rate_facts(state.window, self.unit))
+        if self.flood_levels:
+            facts.update(state.crest.facts())
         rate = facts.get("rate_per_h")
         following = self.ladder.next_step(value)
         if rate is not None and following is not None and self.ladder.rising:
@@ -95,14 +106,24 @@ class ThresholdRule(LadderRule[ThresholdState]):
         return facts
 
 
-def rate_facts(window: SeriesWindow, unit: str) -> dict[str, float]:
-    """``rate_per_h`` (the unit per hour) and, for metres, ``rate_cm_h``; {} while too short."""
+def rate_facts(window: SeriesWindow, unit: str) -> dict[str, Any]:
+    """The rate a message prints; {} while the window is too short.
+
+    ``fit_rate_per_h``: the least-squares slope over the whole window (what a trend rule
+    judges). For metres (water levels) the word follows the last readings (crest.motion):
+    ``trend`` (rising, falling, steady), ``rate_per_h`` and ``rate_cm_h`` agree with it — after
+    the turn they are the recent fall, not the window's rise. Other units: ``rate_per_h`` is the
+    window's fit."""
     if len(window) < MIN_RATE_POINTS or not window.duration:
         return {}
-    rate = rate_per_hour(window.points)
-    facts = {"rate_per_h": round(rate, 6)}
-    if unit == "m":
-        facts["rate_cm_h"] = round(rate * 100, 3)
+    fitted = rate_per_hour(window.points)
+    facts: dict[str, Any] = {"fit_rate_per_h": round(fitted, 6), "rate_per_h": round(fitted, 6)}
+    if unit != "m":
+        return facts
+    moving = motion(window.points, fitted)
+    if moving is not None:
+        facts.update(trend=moving.direction, rate_per_h=round(moving.rate_per_h, 6))
+    facts["rate_cm_h"] = round(facts["rate_per_h"] * 100, 3)
     return facts
 
 

@@ -24,6 +24,7 @@ from alerting.rules.base import (
     param_unit,
 )
 from alerting.rules.config import TrendConfig, select_stations
+from alerting.rules.crest import motion
 from alerting.rules.levels import Ladder, Step
 from alerting.rules.series import RATE_POINTS, SeriesWindow, project, rate_per_hour
 from alerting.rules.threshold import flood_ladder
@@ -78,7 +79,14 @@ class TrendRule(LadderRule[TrendState]):
         value = state.value
         ts = state.levels.last_ts
         if rate is not None:
+            # The judged rate is the window's fit; the words follow the last readings
+            # (crest.motion): after the turn "đang xuống", never the window's "đang lên".
+            facts["fit_rate_per_h"] = round(rate, 6)
             facts["rate_per_h"] = round(rate, 6)
+            moving = motion(state.window.points, rate) if self.unit == "m" else None
+            if moving is not None:
+                facts.update(trend=moving.direction, rate_per_h=round(moving.rate_per_h, 6))
+                rate = moving.rate_per_h
             if self.unit == "m":
                 facts["rate_cm_h"] = round(rate * 100, 3)
         if self.targets is not None and value is not None:

@@ -24,6 +24,7 @@ T0 = datetime(2025, 11, 22, 11, 0, tzinfo=UTC)  # 18:00 in Huế
 GLITCH = 150  # minute of the spike
 GAP = range(320, 330)  # minutes without data
 PEAK, END = 640, 1200
+MINUTE = timedelta(minutes=1)
 
 
 def water_level(minute: int) -> float:
@@ -75,6 +76,7 @@ def test_the_sequence_of_level_changes(storm: tuple[list[Signal], list[Signal]])
         (329.5, "no_data", 1),  # the tick 10 minutes after the last reading (minute 319)
         (330, "no_data", 0),  # the first reading after the hole
         (605, "flood_levels", 3),
+        (651, "flood_levels", 3),  # the crest: two readings 5 cm under 3.70 m (issue 11)
         (664, "flood_rise", 0),  # the fitted rate is under 10 cm/h, 24 minutes past the peak
         (691, "flood_levels", 2),  # 3.445 m: below BĐ III's recovery (3.45)
         (991, "flood_levels", 1),  # 1.945 m: below 1.95
@@ -84,7 +86,16 @@ def test_the_sequence_of_level_changes(storm: tuple[list[Signal], list[Signal]])
         rule: sum(1 for s in signals if s.rule == rule)
         for rule in ("flood_levels", "flood_rise", "no_data")
     }
-    assert by_rule == {"flood_levels": 6, "flood_rise": 2, "no_data": 2}
+    assert by_rule == {"flood_levels": 7, "flood_rise": 2, "no_data": 2}
+    crest = signals[6]
+    assert crest.facts["event"] == "crest"
+    assert (crest.facts["crest_m"], crest.facts["crest_at"]) == (
+        3.7,
+        (T0 + PEAK * MINUTE).isoformat(),
+    )
+    # The glitch (2.40 m at minute 150, one reading) was never a crest: at BĐ II (minute 305)
+    # the highest water so far is the reading before, 2.02 m.
+    assert signals[2].facts["crest_m"] == 2.02
 
 
 def test_the_projection_during_the_rise(storm: tuple[list[Signal], list[Signal]]) -> None:
@@ -117,15 +128,29 @@ def test_the_messages_of_the_storm(storm: tuple[list[Signal], list[Signal]]) -> 
         "23:05 22/11"
     )
     assert texts[3] == "[MẤT TÍN HIỆU] Trạm Kim Long không gửi số liệu từ 23:19 22/11"
-    assert texts[4] == "[CÓ TÍN HIỆU TRỞ LẠI] Trạm Kim Long gửi số liệu trở lại lúc 23:30 22/11"
+    assert texts[4] == (
+        "[CÓ TÍN HIỆU TRỞ LẠI] Trạm Kim Long gửi số liệu trở lại lúc 23:30 22/11 "
+        "(không có số liệu từ 23:19 22/11)"
+    )
+    # The crest, once the fall is confirmed; the words follow the water, not the last hour's fit.
+    assert texts[6] == (
+        "[ĐỈNH LŨ] Sông Hương tại Kim Long: đỉnh lũ 3,70 m lúc 04:40, nay 3,65 m "
+        "(trên BĐ III 0,15 m), đang xuống 30 cm/giờ, 04:51 23/11"
+    )
+    # Issue 11: past the crest the hour's fit still rises (8 cm/h); the message says the fall.
+    assert signals[7].facts["fit_rate_per_h"] > 0
     assert texts[7] == (
+        "[NƯỚC ĐANG XUỐNG] Sông Hương tại Kim Long 3,58 m, đang xuống 30 cm/giờ, 05:04 23/11"
+    )
+    assert texts[8] == (
         "[BÁO ĐỘNG II] Sông Hương tại Kim Long xuống 3,45 m (dưới BĐ III, trên BĐ II 1,45 m), "
-        "đang xuống 26 cm/giờ, 05:31 23/11"
+        "đang xuống 26 cm/giờ, 05:31 23/11; đỉnh lũ 3,70 m lúc 04:40"
     )
-    assert (
-        texts[9] == "[HẾT BÁO ĐỘNG] Sông Hương tại Kim Long xuống 0,95 m (dưới BĐ I), 13:51 23/11"
+    assert texts[10] == (
+        "[HẾT BÁO ĐỘNG] Sông Hương tại Kim Long xuống 0,95 m (dưới BĐ I), 13:51 23/11; "
+        "đỉnh lũ 3,70 m lúc 04:40"
     )
-    assert render(signals[9], "en").text == (
+    assert render(signals[10], "en").text == (
         "[FLOOD ALARM OVER] Hương River at Kim Long down to 0.95 m (below alarm level I), "
-        "13:51 23/11"
+        "13:51 23/11; crest 3.70 m at 04:40"
     )

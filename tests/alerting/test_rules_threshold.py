@@ -11,7 +11,9 @@ import pytest
 
 from alerting.model import AlertKind, Severity, Signal
 from alerting.rules import Evaluator, RuleConfigError, parse_rules
+from alerting.rules.crest import CrestState, motion, track_crest
 from alerting.rules.threshold import ThresholdRule, compile_threshold
+from alerting.templates import render
 from gateway.config import StationConfig
 from gateway.model import Quality, Reading
 
@@ -64,7 +66,8 @@ def feed(ev: Evaluator, values: Sequence[float], start: int = 0) -> list[tuple[f
     out = []
     for i, value in enumerate(values, start=start):
         for sig in ev.on_batch([level(value, i)]):
-            out.append(((sig.ts - T0) / timedelta(minutes=1), sig.level))
+            if "event" not in sig.facts:  # level changes only; the crest has its own tests
+                out.append(((sig.ts - T0) / timedelta(minutes=1), sig.level))
     return out
 
 
@@ -265,3 +268,92 @@ def test_flood_levels_on_a_station_without_them() -> None:
     # A selector takes the gauges that have them and leaves the others.
     ev = Evaluator(parse_rules([{**FLOOD_RULE, "stations": {"river": "Hương"}}]), STATIONS)
     assert [s.rule.station for s in ev.slots] == ["kim_long"]
+
+
+# -- the words after the turn, and the crest (issue 11) -------------------------------------------
+
+QUARTER = 15  # minutes between readings of the crest cases
+
+# Kim Long every 15 minutes from 16:00 (Huế): up to 3.82 m at 17:30, then down.
+CRESTING = [3.50, 3.58, 3.65, 3.70, 3.76, 3.80, 3.82, 3.81, 3.80, 3.78, 3.76, 3.74, 3.71]
+
+
+def _points(values: Sequence[float], every: int = QUARTER) -> list[tuple[datetime, float]]:
+    return [(at(i * every), v) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize(
+    ("values", "window_rate", "expected"),
+    [
+        pytest.param([3.70, 3.76, 3.80, 3.82], 0.16, ("rising", 0.16), id="rising"),
+        # Issue 11: 3,80 m after a crest of 3,82 m, the hour's fit still +8 cm/h.
+        pytest.param([3.76, 3.80, 3.82, 3.81, 3.80], 0.08, ("falling", -0.04), id="after-crest"),
+        pytest.param([3.76, 3.80, 3.82, 3.81], 0.12, ("rising", 0.12), id="one-reading-after"),
+        pytest.param([3.80, 3.82, 3.815, 3.81], 0.04, ("rising", 0.04), id="noise-under-2cm"),
+        pytest.param([3.82, 3.80, 3.79, 3.80, 3.82], -0.01, ("rising", 0.06), id="after-trough"),
+        pytest.param([3.80, 3.80, 3.801, 3.80], 0.001, ("steady", 0.001), id="flat"),
+    ],
+)
+def test_the_word_follows_the_last_readings(
+    values: list[float], window_rate: float, expected: tuple[str, float]
+) -> None:
+    moving = motion(_points(values), window_rate)
+    assert moving is not None
+    assert moving.direction == expected[0]
+    assert moving.rate_per_h == pytest.approx(expected[1])
+    assert motion(_points(values), None) is None
+
+
+@pytest.mark.parametrize(
+    ("values", "confirmed_at", "crest"),
+    [
+        pytest.param(CRESTING, [11], (3.82, 6), id="two-readings-5cm-under"),
+        pytest.param(
+            [3.6, 3.7, 3.66, 3.64, 3.7, 3.64], [], (3.7, 1), id="one-reading-under-is-not"
+        ),
+        pytest.param([3.6, 3.7, 4.6, 3.7, 3.64, 3.63], [5], (3.7, 1), id="a-spike-is-no-crest"),
+        pytest.param(
+            [3.6, 3.66, 3.7, 3.66, 3.64, 3.62, 3.7, 3.8, 3.84, 3.8, 3.78, 3.76],
+            [5, 11],
+            (3.84, 8),
+            id="two-peaks-two-crests",
+        ),
+        pytest.param([3.6, 3.68, 3.7, 3.64, 3.6, 3.5, 3.4], [4], (3.7, 2), id="reported-once"),
+    ],
+)
+def test_the_crest_is_confirmed_by_the_fall(
+    values: list[float], confirmed_at: list[int], crest: tuple[float, int]
+) -> None:
+    state = CrestState()
+    confirmed = [i for i, (ts, v) in enumerate(_points(values)) if track_crest(state, ts, v, 3)]
+    assert confirmed == confirmed_at
+    assert (state.value, state.ts) == (crest[0], at(crest[1] * QUARTER))
+
+
+def test_a_new_alarm_has_a_new_crest_and_the_all_clear_keeps_the_last() -> None:
+    state = CrestState()
+    for i, (value, alarm) in enumerate([(1.2, 1), (1.4, 1), (1.3, 1), (0.9, 0), (0.8, 0)]):
+        track_crest(state, at(i), value, alarm)
+    assert state.facts() == {"crest_m": 1.4, "crest_at": at(1).isoformat(), "crest_passed": False}
+    track_crest(state, at(5), 1.1, 1)
+    track_crest(state, at(6), 1.15, 1)
+    assert (state.value, state.ts) == (1.1, at(5))
+
+
+def test_the_crest_of_a_flood_is_a_signal_once() -> None:
+    ev = evaluator(pending="0m")
+    signals = [s for i, v in enumerate(CRESTING) for s in ev.on_batch([level(v, i * QUARTER)])]
+    assert [(s.level, s.facts.get("event")) for s in signals] == [(3, None), (3, "crest")]
+    crest = signals[1]
+    assert crest.ts == at(11 * QUARTER)  # 18:45: the second reading 5 cm under 3.82 m
+    assert (crest.facts["crest_m"], crest.facts["crest_at"]) == (3.82, at(6 * QUARTER).isoformat())
+    assert crest.facts["crest_passed"] is True
+    assert crest.facts["trend"] == "falling"
+    assert render(crest).text == (
+        "[ĐỈNH LŨ] Sông Hương tại Kim Long: đỉnh lũ 3,82 m lúc 17:30, nay 3,74 m "
+        "(trên BĐ III 0,24 m), đang xuống 7 cm/giờ, 18:45 22/11"
+    )
+    # The next message of the incident (a reminder, a lower level) says the crest too.
+    (now,) = ev.active()
+    assert "event" not in now.facts
+    assert now.facts["crest_passed"] is True

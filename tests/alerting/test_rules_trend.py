@@ -146,8 +146,10 @@ def test_a_rise_fires_once_and_ends_when_it_slows() -> None:
     assert facts["margin"] == pytest.approx(-0.455)
     # The rise ends when the fitted rate falls under 10 cm/h, 24 minutes after the peak.
     _, last = out[1]
-    assert last.facts["rate_cm_h"] < 10
-    assert "next_label" in last.facts  # still projected: the rate is still positive
+    assert 0 < last.facts["fit_rate_per_h"] * 100 < 10  # the hour's fit still rises…
+    # …but the water has fallen since the peak: the words say so, and nothing is projected.
+    assert (last.facts["trend"], last.facts["rate_cm_h"]) == ("falling", pytest.approx(-30.0))
+    assert "next_label" not in last.facts
 
 
 def test_too_few_points_judge_nothing() -> None:

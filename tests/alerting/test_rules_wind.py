@@ -9,6 +9,7 @@ import pytest
 
 from alerting.model import AlertKind, Severity
 from alerting.rules import Evaluator, RuleConfigError, parse_rules
+from alerting.templates import render, render_texts
 from gateway.config import StationConfig
 from gateway.model import Quality, Reading
 
@@ -131,3 +132,22 @@ def test_severity_by_cap_gio(cap: int, severity: Severity) -> None:
 def test_config_errors(value: object, message: str) -> None:
     with pytest.raises(RuleConfigError, match=message):
         parse_rules([{**WIND, "cap_gio_at_least": value}])
+
+
+def test_a_wind_rule_and_a_gust_rule_do_not_say_the_same_line() -> None:
+    """Issue 11's demo printed "[GIÓ MẠNH] …: gió cấp 6, giật cấp 8" twice in a row: the
+    example's strong_wind and strong_gust rules, both firing on the same instant, both saying
+    both values. The gust rule speaks of the gust, under its own tag."""
+    gust_rule = {**WIND, "id": "gust", "param": "wind_gust", "cap_gio_at_least": [8, 10]}
+    ev = Evaluator(parse_rules([WIND, gust_rule]), STATIONS)
+    signals = ev.on_batch(wind(0, 12.0, 18.0))  # cấp 6, gusts cấp 8
+    texts = sorted(render(s).text for s in signals)
+    assert texts == [
+        "[GIÓ GIẬT MẠNH] Huế: giật cấp 8, gió cấp 6",
+        "[GIÓ MẠNH] Huế: gió cấp 6, giật cấp 8",
+    ]
+    assert render_texts(signals)[1].splitlines() == [
+        "[GIÓ MẠNH] Huế",
+        "- [GIÓ GIẬT MẠNH] Huế: giật cấp 8, gió cấp 6",  # the worst first: cấp 8 is critical
+        "- [GIÓ MẠNH] Huế: gió cấp 6, giật cấp 8",
+    ]

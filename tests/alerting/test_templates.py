@@ -308,8 +308,26 @@ HUE: dict[str, Any] = {"station_name": "Huế", "district": "Thuận Hóa"}
             "[WIND EASED] Huế: wind force 4, gusts force 6",
             id="eased",
         ),
+        pytest.param(
+            signal(
+                "wind", AlertKind.STORM, 2, 26.0, wind_speed=18.0, wind_gust=26.0, gust_rule=True,
+                **HUE,
+            ),
+            "[GIÓ GIẬT MẠNH] Huế: giật cấp 10, gió cấp 8",
+            "[STRONG GUSTS] Huế: gusts force 10, wind force 8",
+            id="a-gust-rule-speaks-of-the-gust",
+        ),
+        pytest.param(
+            signal(
+                "wind", AlertKind.STORM, 0, 11.0, wind_speed=6.0, wind_gust=11.0, gust_rule=True,
+                **HUE,
+            ),
+            "[GIÓ GIẬT ĐÃ GIẢM] Huế: giật cấp 6, gió cấp 4",
+            "[GUSTS EASED] Huế: gusts force 6, wind force 4",
+            id="gusts-eased",
+        ),
     ],
-)
+)  # fmt: skip
 def test_wind(sig: Signal, vi: str, en: str) -> None:
     assert render(sig).text == vi
     assert render(sig, "en").text == en
@@ -420,6 +438,40 @@ def test_index(sig: Signal, vi: str, en: str) -> None:
             "[DATA BACK] Kim Long station reporting again at 04:10 23/11",
             id="back",
         ),
+        pytest.param(
+            signal(
+                "deadman",
+                AlertKind.STATION,
+                0,
+                None,
+                T_0410,
+                outage_reason="offline",
+                outage_since="2025-11-22T16:10:00+00:00",
+                **KIM_LONG,
+            ),
+            "[CÓ TÍN HIỆU TRỞ LẠI] Trạm Kim Long gửi số liệu trở lại lúc 04:10 23/11 "
+            "(mất kết nối từ 23:10 22/11)",
+            "[DATA BACK] Kim Long station reporting again at 04:10 23/11 "
+            "(offline since 23:10 22/11)",
+            id="back-says-from-what",
+        ),
+        pytest.param(
+            signal(
+                "deadman",
+                AlertKind.STATION,
+                0,
+                None,
+                T_0410,
+                outage_reason="no_data",
+                outage_since="2025-11-22T16:10:00+00:00",
+                **KIM_LONG,
+            ),
+            "[CÓ TÍN HIỆU TRỞ LẠI] Trạm Kim Long gửi số liệu trở lại lúc 04:10 23/11 "
+            "(không có số liệu từ 23:10 22/11)",
+            "[DATA BACK] Kim Long station reporting again at 04:10 23/11 "
+            "(no data since 23:10 22/11)",
+            id="back-after-silence",
+        ),
     ],
 )
 def test_deadman(sig: Signal, vi: str, en: str) -> None:
@@ -528,3 +580,78 @@ def test_every_rule_type_has_a_template() -> None:
 def test_category_names_are_the_indices_own() -> None:
     assert set(AQI_EN) == {c.name for c in AQI_CATEGORIES}
     assert set(WQI_EN) == {c.name for c in WQI_CATEGORIES}
+
+
+# -- issue 11: reminders, the turn, the crest, duplicates, SMS ---------------------------------
+
+T_1745 = datetime(2025, 11, 22, 10, 45, tzinfo=UTC)
+T_1900 = datetime(2025, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_a_reminder_says_so_and_carries_its_own_value_and_time() -> None:
+    sig = flood(3, 3.74, T_1900, margin=0.24, margin_label="BĐ III", rate_cm_h=-7.0,
+                trend="falling", reminder=True)  # fmt: skip
+    assert render(sig).text == (
+        "[NHẮC LẠI] [BÁO ĐỘNG III] Sông Hương tại Kim Long 3,74 m (trên BĐ III 0,24 m), "
+        "đang xuống 7 cm/giờ, 19:00 22/11"
+    )
+    assert render(sig, "en").title == "[REMINDER] [FLOOD ALARM III] Hương River at Kim Long"
+
+
+@pytest.mark.parametrize(
+    ("trend", "rate", "vi"),
+    [
+        ("rising", 8.0, "3,80 m (trên BĐ III 0,30 m), đang lên 8 cm/giờ, 19:00 22/11"),
+        ("falling", -4.0, "3,80 m (trên BĐ III 0,30 m), đang xuống 4 cm/giờ, 19:00 22/11"),
+        ("steady", 0.4, "3,80 m (trên BĐ III 0,30 m), 19:00 22/11"),
+    ],
+)
+def test_the_word_is_the_rules_trend(trend: str, rate: float, vi: str) -> None:
+    sig = flood(3, 3.8, T_1900, margin=0.3, margin_label="BĐ III", rate_cm_h=rate, trend=trend)
+    assert render(sig).text.endswith(vi)
+
+
+CREST = {"crest_m": 3.82, "crest_at": T_1745.isoformat()}
+
+
+def test_the_crest_message() -> None:
+    sig = flood(3, 3.74, T_1900, margin=0.24, margin_label="BĐ III", rate_cm_h=-7.0,
+                trend="falling", event="crest", crest_passed=True, **CREST)  # fmt: skip
+    assert render(sig).text == (
+        "[ĐỈNH LŨ] Sông Hương tại Kim Long: đỉnh lũ 3,82 m lúc 17:45, nay 3,74 m "
+        "(trên BĐ III 0,24 m), đang xuống 7 cm/giờ, 19:00 22/11"
+    )
+    assert render(sig, "en").text == (
+        "[FLOOD CREST] Hương River at Kim Long: crest 3.82 m at 17:45, now 3.74 m "
+        "(0.24 m above alarm level III), falling 7 cm/h, 19:00 22/11"
+    )
+
+
+@pytest.mark.parametrize(
+    ("level", "passed", "ts", "tail"),
+    [
+        (3, False, T_1900, "19:00 22/11"),  # the highest water so far is no crest yet
+        (3, True, T_1900, "19:00 22/11; đỉnh lũ 3,82 m lúc 17:45"),
+        (2, True, T_0410, "04:10 23/11; đỉnh lũ 3,82 m lúc 17:45 22/11"),  # another day
+        (0, False, T_0410, "04:10 23/11; đỉnh lũ 3,82 m lúc 17:45 22/11"),  # over: it was
+    ],
+)
+def test_later_messages_say_the_crest(level: int, passed: bool, ts: datetime, tail: str) -> None:
+    facts = {"margin": 0.1, "margin_label": "BĐ II", "previous_label": "BĐ I"}
+    sig = flood(level, 2.1, ts, crest_passed=passed, **CREST, **facts)
+    assert render(sig).text.endswith(tail)
+
+
+def test_a_trend_ending_past_the_turn_says_falling() -> None:
+    sig = signal("trend", AlertKind.FLOOD, 0, 3.8, T_1900, unit="m", rate_cm_h=-4.0,
+                 trend="falling", **KIM_LONG)  # fmt: skip
+    assert render(sig).text == (
+        "[NƯỚC ĐANG XUỐNG] Sông Hương tại Kim Long 3,80 m, đang xuống 4 cm/giờ, 19:00 22/11"
+    )
+    assert render(sig, "en").tag == "[WATER FALLING]"
+
+
+def test_the_same_line_is_said_once() -> None:
+    wind = dict(wind_speed=18.0, wind_gust=26.0, **HUE)
+    same = [signal("wind", AlertKind.STORM, 2, 18.0, **wind) for _ in range(2)]
+    assert render_texts(same)[1] == "[GIÓ MẠNH] Huế: gió cấp 8, giật cấp 10"

@@ -153,6 +153,7 @@ async def test_the_kim_long_flood_notifies_each_change_once(
         ("firing", 1),  # BĐ I
         ("escalated", 2),  # BĐ II; the 2.40 m glitch at minute 150 fired nothing
         ("escalated", 3),  # BĐ III, after the restart at minute 500
+        ("crest", 3),  # 3.70 m at 04:40, once two readings are 5 cm under it (issue 11)
         ("resolved", 0),  # the rise is over
         ("deescalated", 2),
         ("deescalated", 1),
@@ -174,3 +175,12 @@ async def test_the_kim_long_flood_notifies_each_change_once(
     assert any(c.startswith("[MAT TIN HIEU] 3 tram") for c in others)  # SMS without diacritics
     first_bd2 = next(m for m in committee if "BAO DONG II" in m["Content"])
     assert "Kim Long" in first_bd2["Content"]
+    # The facts reach the IOC flat, as documented (issue 11: they were under the incident id).
+    bd2 = next(b for b in bodies if (b["state"], b["level"]) == ("escalated", 2))
+    assert (bd2["facts"]["label"], bd2["facts"]["station_id"]) == ("BĐ II", "kim_long")
+    assert (bd2["facts"]["value"], bd2["facts"]["unit"]) == (2.025, "m")
+    crest = next(m["Content"] for m in committee if m["Content"].startswith("[DINH LU]"))
+    assert crest == (
+        "[DINH LU] Song Huong tai Kim Long: dinh lu 3,70 m luc 04:40, nay 3,65 m "
+        "(tren BD III 0,15 m), dang xuong 30 cm/gio, 04:51 23/11"
+    )
