@@ -304,7 +304,9 @@ async def run_demo(
             feed = write_tt10_files(inbox, tt10_codes, every_s=10.0, ftp=tt10_ftp)
             tasks.append(spawn(feed, "tt10-feed"))
         waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait([waiter, *tasks], timeout=duration_s, return_when="FIRST_COMPLETED")
+        # The stranger's task ends once its junk is sent; the demo goes on without it.
+        lasting = [task for task in tasks if task.get_name() != "stranger"]
+        await asyncio.wait([waiter, *lasting], timeout=duration_s, return_when="FIRST_COMPLETED")
         waiter.cancel()
         for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is not None:
