@@ -384,3 +384,42 @@ def test_without_tokens_the_notifier_does_not_start(tmp_path: Path) -> None:
         _notifier(config, ControlledClock(), environ=environ)
     with pytest.raises(NotifierConfigError, match="QUANTRAC_ZALO_SECRET_KEY is not set"):
         _notifier(config, ControlledClock(), environ={})
+
+
+def test_station_placeholders_name_the_stations(tmp_path: Path) -> None:
+    """Issue 11: {station} gave "kim_long"; a person reads "Kim Long". Facts are flat; ISO times
+    in them are read as times."""
+    config = ZaloConfig.model_validate(
+        {
+            "app_id": "1",
+            "token_file": tmp_path / "t.json",
+            "template": {
+                "template_id": "1",
+                "data": {
+                    "tram": "{station}",
+                    "ma": "{station_id}",
+                    "cac_tram": "{stations}",
+                    "ma_cac_tram": "{station_ids}",
+                    "dinh": "{facts.crest_m} m lúc {facts.crest_at}",
+                },
+            },
+        }
+    )
+    others = [{"station_id": "phu_oc", "station_name": "Phú Ốc", "incident": "f:phu_oc"}]
+    notification = flood_notification(
+        stations=("kim_long", "phu_oc"),
+        facts={
+            "station_id": "kim_long",
+            "station_name": "Kim Long",
+            "crest_m": 3.82,
+            "crest_at": "2025-11-22T10:45:00+00:00",
+            "others": others,
+        },
+    )
+    assert template_data(config.template, notification, config) == {
+        "tram": "Kim Long",
+        "ma": "kim_long",
+        "cac_tram": "Kim Long, Phú Ốc",
+        "ma_cac_tram": "kim_long, phu_oc",
+        "dinh": "3,82 m lúc 17:45 22/11/2025",
+    }
