@@ -42,12 +42,12 @@ def test_the_kim_long_flood_replayed() -> None:
     changes = [(rule, change) for _, rule, _, change in CHANGE.findall(output)]
     assert changes == [
         ("flood_rise", "firing"), ("flood_levels", "firing"), ("flood_levels", "escalated"),
-        ("flood_levels", "escalated"), ("flood_rise", "resolved"),
+        ("flood_levels", "escalated"), ("flood_levels", "crest"), ("flood_rise", "resolved"),
         ("flood_levels", "deescalated"), ("flood_levels", "deescalated"),
         ("flood_levels", "resolved"),
     ]  # fmt: skip
     assert "ban_chi_huy, ioc, console" in output
-    assert "8 change(s) would have been notified." in output
+    assert "9 change(s) would have been notified." in output
     assert "warning" not in output
 
 
