@@ -40,9 +40,10 @@ TURN_READINGS = 2
 # a gauge's noise, less than an hour of a Hương flood's fall.
 CREST_FALL_M = 0.05
 CREST_READINGS = 2
-# A reading this far above both its neighbours is a glitch QC let through, not a crest: a
-# river does not rise and fall 10 cm within two readings.
-CREST_SPIKE_M = 0.10
+# A reading this far above both its neighbours is a glitch QC let through, not a crest: at
+# its crest a river's rate goes through zero, it does not rise and fall 30 cm within two
+# readings (a real crest read hourly at ±10–20 cm must still count).
+CREST_SPIKE_M = 0.30
 
 
 @dataclass(frozen=True, slots=True)

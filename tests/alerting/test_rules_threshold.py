@@ -357,3 +357,12 @@ def test_the_crest_of_a_flood_is_a_signal_once() -> None:
     (now,) = ev.active()
     assert "event" not in now.facts
     assert now.facts["crest_passed"] is True
+
+
+def test_a_sharp_crest_read_hourly_is_still_a_crest() -> None:
+    """Hourly readings around a real crest move 10–20 cm: that is no glitch."""
+    state = CrestState()
+    values = [3.5, 3.68, 3.82, 3.66, 3.52]
+    confirmed = [i for i, (ts, v) in enumerate(_points(values, 60)) if track_crest(state, ts, v, 3)]
+    assert confirmed == [4]
+    assert (state.value, state.ts) == (3.82, at(120))
