@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.alerting_latency [--rules 10000] [--series 10000] [--load 5000]
                                                [--seconds 30] [--warmup 10] [--one-process]
+                                               [--failing none|500|hang]
 
 The site is synthetic, built in memory as tests/alerting/test_rules_evaluator.py builds it:
 ``--series`` / 10 water-quality stations (kind water) of ten parameters each, and one
@@ -31,8 +32,13 @@ plus one flood rule (``from_station: flood_levels``) over ten probe gauges (kind
    the probes' clean and incidents topics: raw → clean is the collector's share (the baseline
    of the ratio), clean → incident the rules and incident store, incident → webhook grouping,
    routing and the HTTP POST. After ``--warmup`` s of load, probes run for ``--seconds`` s.
-   Defaults kept: the collector's flush interval (0.2 s) and the alerting service's 1 s tick,
-   which is when grouped notifications leave even with a group wait of 0.
+   Defaults kept: the collector's flush interval (0.2 s) and the alerting service's tick.
+   Two receivers, each with its own delivery queue (alerting.delivery): the IOC webhook and
+   the committee's SMS (two members, a ``custom`` SMS gateway on the same loopback receiver,
+   whose request carries the notification's key). Arrivals are matched to probes by key.
+   ``--failing 500`` makes the IOC answer 500 all along, ``--failing hang`` answer after 30 s
+   (past the webhook's 10 s timeout): then the end-to-end figure is the SMS's, which must
+   stay under 1 s while the webhook's queue grows (issue 11).
 
 Peak RSS (``ru_maxrss``) of every process, their CPU use and RSS growth over the measured
 window. Targets: end-to-end p99 < 1 s; a batch's evaluation < 1 ms; < 300 MB with 10,000
@@ -101,14 +107,55 @@ PROBE_BASE = {True: 1.5, False: 0.5}  # above BĐ I (1.0 m), and back below it
 PROBE_STEP = 1e-5  # the probe's number, in its value
 FLOOD_LEVELS = {"bd1": 1.0, "bd2": 2.0, "bd3": 3.0}
 SECRET_ENV = "BENCH_IOC_SECRET"
+SMS_TOKEN_ENV = "BENCH_SMS_TOKEN"
+HANG_S = 30.0  # "hang": the IOC answers after this long (the webhook's timeout is 10 s)
 T0 = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
 TARGET_E2E_S = 1.0
+FAILING = ("none", "500", "hang")
 TARGET_BATCH_S = 0.001
 TARGET_RSS_MB = 300.0
 DRAIN_S = 3.0
 
 
 # -- the synthetic site ----------------------------------------------------------------------------
+
+
+def bench_alerting(base_url: str) -> AlertingConfig:
+    """Everything to the IOC webhook (``/ioc``) and to the committee's SMS (two members, a
+    gateway on ``/sms`` through the ``custom`` provider, whose body carries the notification's
+    key): one receiver per channel, each with its own delivery queue."""
+    return AlertingConfig.model_validate(
+        {
+            "notifiers": {
+                "webhook": {"url": f"{base_url}/ioc", "secret_env": SECRET_ENV},
+                "sms": {
+                    "provider": "custom",
+                    "sender": "QUANTRAC",
+                    "secret_env": {"token": SMS_TOKEN_ENV},
+                    "request": {
+                        "method": "POST",
+                        "url": f"{base_url}/sms",
+                        "body": "json",
+                        "fields": {"phone": "{phone}", "text": "{text}", "key": "{key}"},
+                    },
+                },
+            },
+            "routing": {
+                "recipients": {
+                    "ban_chi_huy": {
+                        "channels": ["sms"],
+                        "members": [
+                            {"name": "Văn phòng BCH", "phone": "0905000001"},
+                            {"name": "Chánh văn phòng", "phone": "0905000002"},
+                        ],
+                    }
+                },
+                "endpoints": {"ioc": "webhook"},
+                "routes": [{"to": ["ioc", "ban_chi_huy"]}],
+                "group_wait_s": 0,
+            },
+        }
+    )
 
 
 def station_ids(series: int) -> list[str]:
@@ -449,7 +496,7 @@ async def services(
     series: int,
     rules: int,
     directory: Path,
-    webhook_url: str,
+    base_url: str,
     ready: Connection,
     stop: Event,
 ) -> list[WorkerReport]:
@@ -471,23 +518,13 @@ async def services(
         closers.append(store.close)
     if "alerting" in roles:
         bus = MqttBus(MqttSettings(host="127.0.0.1", port=port, client_id="bench-alerting"))
-        config = AlertingConfig.model_validate(
-            {
-                "notifiers": {"webhook": {"url": webhook_url, "secret_env": SECRET_ENV}},
-                "routing": {
-                    "endpoints": {"ioc": "webhook"},
-                    "routes": [{"to": ["ioc"]}],
-                    "group_wait_s": 0,
-                },
-            }
-        )
         app = build_alerting(
             site,
             bus,
             directory / "alerting",
-            config=config,
+            config=bench_alerting(base_url),
             rules=parse_rules(bench_rules(series, rules)),
-            environ={SECRET_ENV: "bench-secret"},
+            environ={SECRET_ENV: "bench-secret", SMS_TOKEN_ENV: "bench-token"},
         )
         timed = TimedRules(app.evaluator)
         app.service.rules = timed
@@ -510,11 +547,8 @@ async def services(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    for close in closers:
-        result = close()
-        if asyncio.iscoroutine(result):
-            await result
-    return [
+    # Health first: the alerting service's reads its SQLite files (queues, silences).
+    reports = [
         WorkerReport(
             r.name,
             r.samples,
@@ -524,6 +558,11 @@ async def services(
         )
         for r in roles_run
     ]
+    for close in closers:
+        result = close()
+        if asyncio.iscoroutine(result):
+            await result
+    return reports
 
 
 def services_process(
@@ -532,12 +571,12 @@ def services_process(
     series: int,
     rules: int,
     directory: str,
-    webhook_url: str,
+    base_url: str,
     conn: Connection,
     stop: Event,
 ) -> None:
     reports = asyncio.run(
-        services(roles, port, series, rules, Path(directory), webhook_url, conn, stop)
+        services(roles, port, series, rules, Path(directory), base_url, conn, stop)
     )
     conn.send(reports)
     conn.close()
@@ -598,6 +637,18 @@ class Probes:
     clean: dict[int, float] = field(default_factory=dict)
     incident: dict[int, float] = field(default_factory=dict)
     webhook: dict[int, float] = field(default_factory=dict)
+    sms: dict[int, float] = field(default_factory=dict)  # the first of the committee's two
+    # (incident ref, change) of each incident message → its probe: a notification's key names
+    # its transitions as "<ref>#<revision>:<change>" (alerting.incidents.Transition.key)
+    changes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def stamp(self, into: dict[int, float], key: str, at: float) -> None:
+        """The arrival of a notification (its key) at a receiver, for each probe it carries."""
+        for part in key.split("|"):
+            ref, _, change = part.partition("#")
+            probe = self.changes.get((ref, change.partition(":")[2]))
+            if probe is not None:
+                into.setdefault(probe, at)
 
 
 def probe_number(value: float) -> int:
@@ -615,7 +666,7 @@ def subscribe_probes(bus: MqttBus, probes: Probes) -> Subscriptions:
     ]
 
 
-async def observe(subscriptions: Subscriptions) -> None:
+async def observe(subscriptions: Subscriptions, probes: Probes) -> None:
     """Stamp each probe's clean batch and incident change on arrival."""
 
     async def drain(subscription: Subscription, into: dict[int, float]) -> None:
@@ -630,6 +681,10 @@ async def observe(subscriptions: Subscriptions) -> None:
             for value in values:
                 if isinstance(value, int | float):
                     into.setdefault(probe_number(value), at)
+                    if "change" in document:
+                        started = datetime.fromisoformat(document["started_at"])
+                        ref = f"{document['id']}@{int(started.timestamp())}"
+                        probes.changes[(ref, document["change"])] = probe_number(value)
 
     async with asyncio.TaskGroup() as group:
         for subscription, into in subscriptions:
@@ -693,7 +748,16 @@ async def end_to_end(args: argparse.Namespace, directory: Path) -> EndToEnd:
     broker.start()
     assert broker.process is not None
     receiver = HttpReceiver().start()
-    receiver.script("/ioc", Reply(200, json={"ok": True}))
+    # --failing: how the IOC's webhook answers all along (the committee's SMS always 200)
+    receiver.script(
+        "/ioc",
+        {
+            "none": Reply(200, json={"ok": True}),
+            "500": Reply(500, body=b"IOC: internal error"),
+            "hang": Reply(200, json={"ok": True}, delay_s=HANG_S),
+        }[args.failing],
+    )
+    receiver.script("/sms", Reply(200, json={"ok": True}))
     context = multiprocessing.get_context("spawn")
     stop, go = context.Event(), context.Event()
     roles = [("collector", "alerting")] if args.one_process else [("collector",), ("alerting",)]
@@ -706,7 +770,7 @@ async def end_to_end(args: argparse.Namespace, directory: Path) -> EndToEnd:
             process = context.Process(
                 target=services_process,
                 args=(group, broker.port, args.series, args.rules, str(data),
-                      f"{receiver.url}/ioc", child, stop),
+                      receiver.url, child, stop),
             )  # fmt: skip
             process.start()
             workers.append((process, parent))
@@ -722,7 +786,7 @@ async def end_to_end(args: argparse.Namespace, directory: Path) -> EndToEnd:
         bus = MqttBus(MqttSettings(host="127.0.0.1", port=broker.port, client_id="bench-probe"))
         subscriptions = subscribe_probes(bus, probes)
         async with bus:
-            observer = asyncio.create_task(observe(subscriptions))
+            observer = asyncio.create_task(observe(subscriptions, probes))
             await asyncio.wait_for(bus.connected.wait(), 30)
             go.set()
             print(f"   warm-up: {args.warmup:.0f} s of background load", flush=True)
@@ -740,11 +804,11 @@ async def end_to_end(args: argparse.Namespace, directory: Path) -> EndToEnd:
             got = await asyncio.to_thread(conn.recv)
             reports.extend(got if isinstance(got, list) else [got])
             process.join(30)
-        for request in receiver.to("/ioc"):
-            for facts in request.json()["facts"].values():
-                value = facts.get("value")
-                if isinstance(value, int | float):
-                    probes.webhook.setdefault(probe_number(value), request.at)
+        accepted = args.failing == "none"  # otherwise no request to /ioc counts as arrived
+        for request in receiver.to("/ioc") if accepted else []:
+            probes.stamp(probes.webhook, request.headers["idempotency-key"], request.at)
+        for request in receiver.to("/sms"):
+            probes.stamp(probes.sms, request.json()["key"], request.at)
         return EndToEnd(
             probes,
             reports,
@@ -786,12 +850,20 @@ def print_end_to_end(result: EndToEnd, args: argparse.Namespace) -> tuple[float,
         f"{len(probes.incident)} as incident changes, {len(probes.webhook)} in "
         f"{result.receiver_requests} webhook requests"
     )
-    print(ms_line("raw → webhook (end to end)", e2e))
+    sms = latencies(probes.published, probes.sms)
+    if args.failing == "none":
+        print(ms_line("raw → webhook (end to end)", e2e))
+    else:
+        print(f"   raw → webhook (end to end)   none: the IOC answers {args.failing} all along "
+              f"({result.receiver_requests} requests refused or timed out)")  # fmt: skip
+    print(ms_line("raw → committee SMS", sms))
     print(ms_line("raw → clean (collector)", raw_clean))
     print(ms_line("clean → incident published", latencies(probes.clean, probes.incident)))
     print(ms_line("incident → webhook", latencies(probes.incident, probes.webhook)))
-    if e2e and raw_clean:
-        p50, base = percentile(e2e, 0.5), percentile(raw_clean, 0.5)
+    print(ms_line("incident → committee SMS", latencies(probes.incident, probes.sms)))
+    working = e2e if args.failing == "none" else sms
+    if working and raw_clean:
+        p50, base = percentile(working, 0.5), percentile(raw_clean, 0.5)
         print(
             f"   ratio end to end / raw → clean (p50): {p50 / base:.1f}; the alerting stage's "
             f"share of the end-to-end p50: {1 - base / p50:.0%}"
@@ -826,6 +898,13 @@ def print_end_to_end(result: EndToEnd, args: argparse.Namespace) -> tuple[float,
         f"{alerting.get('notifications', 0)} notifications, deliveries "
         f"{alerting.get('deliveries', {})}"
     )
+    for receiver, channels in (alerting.get("delivery") or {}).items():
+        for channel, queue in channels.items():
+            print(
+                f"   queue {receiver}/{channel}: {queue['delivered']} delivered, depth "
+                f"{queue['depth']} (oldest {queue['oldest_age_s']:.0f} s), {queue['attempts']} "
+                f"round(s){', ' + queue['degraded'] if queue.get('degraded') else ''}"
+            )
     names = {"collector": "collector+alerting (one process)"} if args.one_process else {}
     rss = ", ".join(
         f"{names.get(r.role, r.role)} {r.peak_rss_mb:.0f} MB"
@@ -836,7 +915,9 @@ def print_end_to_end(result: EndToEnd, args: argparse.Namespace) -> tuple[float,
         f"   peak RSS: {rss}, mosquitto {result.broker_mb:.0f} MB, this process "
         f"{peak_rss_mb():.0f} MB"
     )
-    p99 = percentile(e2e, 0.99) if e2e else math.inf
+    # The receivers that work: both, or the SMS while the IOC fails.
+    measured = [e2e, sms] if args.failing == "none" else [sms]
+    p99 = max((percentile(v, 0.99) if v else math.inf) for v in measured)
     alerting_rss = by_role["alerting"].peak_rss_mb
     if growth > 0:
         print(
@@ -873,6 +954,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--one-process", action="store_true", help="collector and alerting in one process"
     )
+    parser.add_argument(
+        "--failing",
+        choices=FAILING,
+        default="none",
+        help="the IOC webhook answers 500, or hangs (30 s, past its 10 s timeout), all along",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.rules <= args.series:
         parser.error("--rules must be between 1 and --series")
@@ -889,7 +976,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"\n2. End to end: {args.load:,.0f} readings/s over {args.series:,} series, a probe every "
         f"{args.probe_interval} s for {args.seconds:.0f} s ({layout}; collector flush 0.2 s, "
-        f"alerting tick {TICK_S:g} s, group_wait 0: sent at once)",
+        f"alerting tick {TICK_S:g} s, group_wait 0: sent at once); receivers: the IOC webhook "
+        f"({'answering 200' if args.failing == 'none' else f'failing: {args.failing}'}) and "
+        "the committee's SMS (two members), each with its own delivery queue",
         flush=True,
     )
     with tempfile.TemporaryDirectory() as directory:
@@ -897,10 +986,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     p99, alerting_rss, growth = print_end_to_end(result, args)
     batches = evaluation_report.steady + evaluation_report.crossing
     batch_p99 = percentile(batches, 0.99)
-    lost = len(result.probes.published) - len(result.probes.webhook)
+    arrived = [result.probes.sms] + ([result.probes.webhook] if args.failing == "none" else [])
+    lost = max(len(result.probes.published) - len(a) for a in arrived)
     rss_ok = max(alerting_rss, evaluation_report.peak_rss_mb) < TARGET_RSS_MB
     verdicts = [
-        f"end-to-end p99 {p99:.2f} s (< {TARGET_E2E_S:.0f} s: "
+        f"end-to-end p99 {p99:.2f} s "
+        f"{'(webhook and SMS' if args.failing == 'none' else f'(SMS, the IOC {args.failing}'}"
+        f" < {TARGET_E2E_S:.0f} s: "
         f"{'PASS' if p99 < TARGET_E2E_S and not lost else 'FAIL'}"
         f"{f', {lost} probes missing' if lost else ''})",
         f"batch evaluation p99 {batch_p99 * 1e6:.0f} µs (< 1 ms: "

@@ -4,6 +4,8 @@ Alertmanager's rule, in one place for all receivers (STYLE.md): a 2xx answer is 
 (and 408), timeouts and connection errors are retried with exponential backoff and jitter, within
 a bounded number of attempts and a bounded time; any other answer fails at once and is never
 retried (a 400 or 401 would fail the same way again) and is dead-lettered in the notification log.
+Retries spent is the end of one round only: the message stays in its receiver's delivery queue
+(alerting.delivery) for another round later, until delivered or expired.
 
 A notifier module only knows its provider: it builds one request and turns the answer into an
 ``Outcome``. ``DeliveryRunner`` (Telegraf's "running output") does the rest for every channel:
