@@ -4,7 +4,10 @@
   its own other rules. Of the incidents of one station and one kind, only the highest level
   speaks: a trend warning says nothing while the same gauge is at BĐ III.
 - **Grouping.** Transitions that share a group (kind and district by default) within
-  ``group_wait`` become one notification: one storm is one message with ten stations.
+  ``group_wait`` become one notification: one storm is one message with ten stations. An alarm
+  that fires and ends within its group's wait is neither sent (Alertmanager's rule: no
+  all-clear for an alarm nobody got; issue 11's "có tín hiệu trở lại" with no "mất tín hiệu"
+  before it, when one failed poll made a station look offline for a moment).
 - **Routing.** A tree of routes, each matching by kind, severity and district, sends a
   notification to recipient groups and endpoints; a route's children refine it, and
   ``continue`` lets the next sibling match too (Alertmanager's routing).
@@ -206,7 +209,11 @@ class Grouper:
     # The rules' current judgement: a reminder carries the value and time of now, not of the
     # change it reminds of (issue 11). None: the incident's stored facts.
     current: Current | None = None
+    # Alarms that fired and ended within their group's wait: neither was sent (health).
+    flapped: int = 0
     _pending: dict[tuple[str, ...], tuple[datetime, list[Transition]]] = field(default_factory=dict)
+    # Refs of the incidents whose firing waits in a group: no receiver has heard of them yet.
+    _unsent: set[str] = field(default_factory=set)
 
     def key(self, transition: Transition) -> tuple[str, ...]:
         incident = transition.incident
@@ -218,13 +225,29 @@ class Grouper:
         }
         return tuple(parts[name] for name in self.group_by)
 
-    def add(self, transition: Transition, now: datetime) -> None:
+    def add(self, transition: Transition, now: datetime) -> list[Transition]:
+        """Hold a transition for its group. A later change of the same incident replaces the
+        earlier one. The resolution of an alarm whose firing still waits here takes both out:
+        no receiver heard of the alarm, so none hears of its end. Returns the transitions
+        that will never leave (both of them, then), else []."""
+        incident = transition.incident
         key = self.key(transition)
         first, items = self._pending.get(key, (now, []))
-        # A later change of the same incident replaces the earlier one in the group.
-        items = [t for t in items if t.incident.id != transition.incident.id]
+        earlier = [t for t in items if t.incident.id == incident.id]
+        items = [t for t in items if t.incident.id != incident.id]
+        if transition.change is NotificationState.FIRING:
+            self._unsent.add(incident.ref)
+        elif incident.ref in self._unsent and transition.change is NotificationState.RESOLVED:
+            self._unsent.discard(incident.ref)
+            self.flapped += 1
+            if items:
+                self._pending[key] = (first, items)
+            else:
+                self._pending.pop(key, None)
+            return [*earlier, transition]
         items.append(transition)
         self._pending[key] = (first, items)
+        return []
 
     def incidents(self) -> set[str]:
         """The ids of the incidents waiting in a group (their news is on its way)."""
@@ -235,6 +258,7 @@ class Grouper:
         for key, (first, items) in list(self._pending.items()):
             if everything or now - first >= self.wait:
                 del self._pending[key]
+                self._unsent.difference_update(t.incident.ref for t in items)
                 out.append(self.notification(items, now))
         return out
 

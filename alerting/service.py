@@ -310,7 +310,14 @@ class AlertingService:
             self.incidents.notified(transition, now)
             return
         self._transitions[transition.key] = transition
-        self.grouper.add(transition, now)
+        gone = self.grouper.add(transition, now)
+        if gone:
+            # An alarm that fired and ended within its group's wait: neither is sent, to
+            # anyone (no all-clear for an alarm nobody got). Its resolution is done with.
+            log.info("%s: fired and ended within the group wait, neither sent", incident.id)
+            for dropped in gone:
+                self._transitions.pop(dropped.key, None)
+            self.incidents.notified(transition, now)
 
     async def dispatch(self, notification: Notification) -> None:
         """Queue a notification for each receiver its route names; the queues' workers send
@@ -326,6 +333,8 @@ class AlertingService:
         now = self.clock()
         silences = self.incidents.store.silences(now)
         told = self.queues.store.told(t.incident.ref for t in transitions) if transitions else {}
+        ending = any(t.change is NotificationState.RESOLVED for t in transitions)
+        in_flight = self.queues.store.in_flight() if ending else set()
         items: list[tuple[Destination, Notification, list[Covered]]] = []
         for receiver in receivers:
             kept = []
@@ -345,15 +354,25 @@ class AlertingService:
                 continue
             for destination in self._destinations(receiver):
                 adjusted = [
-                    a for t in kept if (a := as_known(t, told.get((t.incident.ref, destination))))
-                ]
+                    a
+                    for t in kept
+                    if (a := as_known(t, told.get((ref := t.incident.ref, destination)),
+                                      in_flight=(ref, destination) in in_flight))
+                ]  # fmt: skip
                 if transitions and not adjusted:
                     continue
-                message = notification
-                if adjusted != transitions:
-                    # What this destination needs, in a message of its own.
-                    message = self.grouper.notification(adjusted, notification.created_at)
-                items.append((destination, message, [covered(t) for t in adjusted]))
+                # An all-clear whose firing is still queued here waits in an entry of its own:
+                # its queue drops it if that firing is never accepted, and only it.
+                unsure = [
+                    t for t in adjusted if _unconfirmed(t, told.get((t.incident.ref, destination)))
+                ]
+                sure = [t for t in adjusted if t not in unsure]
+                for part in (sure, unsure) if unsure and sure else (adjusted,):
+                    message = notification
+                    if part != transitions:
+                        # What this destination needs, in a message of its own.
+                        message = self.grouper.notification(part, notification.created_at)
+                    items.append((destination, message, [covered(t) for t in part]))
         self.queues.enqueue(items)
         for transition in transitions:
             self._transitions.pop(transition.key, None)
@@ -438,22 +457,34 @@ class AlertingService:
             "deliveries": self.queues.deliveries(),
             "open_incidents": len(self.incidents.open),
             "waiting_in_groups": self.grouper.pending,
+            "flapped_in_group": self.grouper.flapped,
             "silences": len(self.incidents.store.silences(now)),
             "delivery": self.queues.health(),
             **self.dead_letters.health(),
         }
 
 
-def as_known(transition: Transition, told: Told | None) -> Transition | None:
+def as_known(
+    transition: Transition, told: Told | None, *, in_flight: bool = False
+) -> Transition | None:
     """A transition as a destination that was handed nothing of its incident (``told`` None)
     must get it: an escalation, a de-escalation or a reminder of an alarm it never had is that
     alarm's firing at the current level; its all-clear is nothing (issue 11: a backlog after a
-    station outage, a route that starts at a higher severity)."""
+    station outage, a route that starts at a higher severity). An all-clear is nothing too when
+    the firing handed to the destination was never accepted and no longer waits in its queue
+    (refused, expired): Alertmanager's rule, for a receiver rather than for the service."""
+    if transition.change is NotificationState.RESOLVED:
+        if told is None or not (told.accepted_open or in_flight):
+            return None
+        return transition
     if told is not None or transition.change is NotificationState.FIRING:
         return transition
-    if transition.change is NotificationState.RESOLVED:
-        return None
     return Transition(transition.incident, NotificationState.FIRING, 0)
+
+
+def _unconfirmed(transition: Transition, told: Told | None) -> bool:
+    """An all-clear whose firing the destination has not accepted yet (it is still queued)."""
+    return transition.change is NotificationState.RESOLVED and not (told and told.accepted_open)
 
 
 def covered(transition: Transition) -> Covered:

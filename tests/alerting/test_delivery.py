@@ -411,6 +411,123 @@ async def test_no_all_clear_for_an_alarm_a_receiver_never_got(
     await app.aclose()
 
 
+async def test_an_offline_notice_and_its_recovery_within_the_group_wait_send_nothing(
+    tmp_path: Path, receiver: HttpReceiver
+) -> None:
+    """Issue 11: one failed poll made a station look offline for a moment, and with the notice
+    and the recovery in one group wait, the recovery alone left: "có tín hiệu trở lại" with no
+    "mất tín hiệu" before it. Now neither leaves; a longer outage still gives both."""
+    clock = Clock()
+    app = build(tmp_path, receiver, clock, group_wait_s=3)
+    await level(app, "phu_oc", 0.8, T0)
+    await app.service.tick()
+    # Ten minutes of silence: the deadman fires; its notice waits 3 s in its group.
+    clock.now = T0 + timedelta(minutes=10, seconds=0.5)
+    await app.service.tick()
+    assert app.service.grouper.pending == 1
+    # The next poll answers a second later: the station is back before the notice left.
+    clock.now += timedelta(seconds=1)
+    await level(app, "phu_oc", 0.8, clock.now)
+    for _ in range(8):
+        clock.now += timedelta(seconds=1)
+        await app.service.tick()
+    assert sms_to(receiver, TECHNICIAN) == []
+    assert app.queue.entries() == []  # not queued and dropped: never queued
+    health = app.service.health()
+    assert (health["flapped_in_group"], health["waiting_in_groups"]) == (1, 0)
+    assert app.service.incidents.unnotified() == []  # nothing owed after a restart either
+    # A real outage: the notice leaves after its wait, and the recovery after it.
+    clock.now += timedelta(minutes=11)
+    await app.service.tick()
+    clock.now += timedelta(seconds=4)
+    await app.service.tick()
+    await level(app, "phu_oc", 0.8, clock.now)
+    for _ in range(4):
+        clock.now += timedelta(seconds=1)
+        await app.service.tick()
+    assert [c.split("]")[0] for c in sms_to(receiver, TECHNICIAN)] == [
+        "[MAT TIN HIEU", "[CO TIN HIEU TRO LAI"
+    ]  # fmt: skip
+    assert app.service.health()["flapped_in_group"] == 1
+    await app.aclose()
+
+
+async def both_fall(app: AlertingApp, at: datetime) -> None:
+    """Kim Long and Phú Ốc back under BĐ I in one batch: one group's all-clears."""
+    readings = [Reading(s, "water_level", 0.5, "m", at, quality=Quality.GOOD)
+                for s in ("kim_long", "phu_oc")]  # fmt: skip
+    await app.service.on_signals(app.service.rules.on_batch(readings))
+
+
+def ioc_all_clears(receiver: HttpReceiver) -> list[list[str]]:
+    """The all-clears the IOC was sent, once each (a failed round sends the same again)."""
+    sent = {r.headers["idempotency-key"]: r.json() for r in receiver.to("/ioc")}
+    return [b["stations"] for b in sent.values() if b["state"] == "resolved"]
+
+
+async def test_a_groups_all_clear_leaves_out_an_alarm_the_receiver_refused(
+    tmp_path: Path, receiver: HttpReceiver
+) -> None:
+    """One group ends two alarms; the IOC accepted one and refused the other: its all-clear
+    names only the one it had (the queue's own check passed the whole entry on the first)."""
+    clock = Clock()
+    app = build(tmp_path, receiver, clock, group_by=["kind"])
+    await level(app, "kim_long", 1.2, T0)
+    await app.service.tick()
+    receiver.script("/ioc", Reply(400, json={"error": "schema"}))
+    clock.now += timedelta(minutes=1)
+    await level(app, "phu_oc", 1.6, clock.now)
+    await app.service.tick()
+    receiver.script("/ioc", Reply(200, json={"ok": True}))
+    clock.now += timedelta(minutes=1)
+    await both_fall(app, clock.now)
+    await app.service.tick()
+    assert ioc_all_clears(receiver) == [["kim_long"]]
+    # The committee had both alarms: both end, in one message.
+    assert [c.split("]")[0] for c in sms_to(receiver, COMMITTEE[0])] == [
+        "[BAO DONG I", "[BAO DONG I", "[HET BAO DONG"
+    ]  # fmt: skip
+    await app.aclose()
+
+
+async def test_an_all_clear_whose_alarm_still_waits_in_the_queue_goes_on_its_own(
+    tmp_path: Path, receiver: HttpReceiver
+) -> None:
+    """Phú Ốc's alarm is still being retried when both alarms end: its all-clear is an entry
+    of its own, dropped when that alarm expires undelivered; Kim Long's is sent."""
+    clock = Clock()
+    app = build(tmp_path, receiver, clock, group_by=["kind"])
+    app.service.queues.settings = DeliverySettings(deadline_h={"warning": 0.1},
+                                                   retry_initial_s=60)  # fmt: skip
+    await level(app, "kim_long", 1.2, T0)
+    await app.service.tick()
+    receiver.script("/ioc", Reply(500, body=b"IOC down"))
+    clock.now += timedelta(minutes=1)
+    await level(app, "phu_oc", 1.6, clock.now)
+    await app.service.tick()
+    clock.now += timedelta(seconds=10)
+    await both_fall(app, clock.now)
+    await app.service.tick()
+    waiting = [
+        e.notification.stations for e in app.queue.entries(receiver="ioc", state=EntryState.QUEUED)
+    ]
+    # Newest first: Phú Ốc's all-clear, Kim Long's, and Phú Ốc's alarm before them.
+    assert waiting == [("phu_oc",), ("kim_long",), ("phu_oc",)]
+    # Phú Ốc's alarm expires (6 min), the IOC comes back.
+    for _ in range(8):
+        clock.now += timedelta(minutes=1)
+        await app.service.tick()
+    receiver.script("/ioc", Reply(200, json={"ok": True}))
+    for _ in range(12):
+        clock.now += timedelta(minutes=1)
+        await app.service.tick()
+    assert ioc_all_clears(receiver) == [["kim_long"]]
+    states = {tuple(e.notification.stations): e.state for e in app.queue.entries(receiver="ioc")
+              if e.notification.state is NotificationState.RESOLVED}  # fmt: skip
+    assert states == {("kim_long",): EntryState.DELIVERED, ("phu_oc",): EntryState.DROPPED}
+    await app.aclose()
+
+
 async def test_a_backlog_after_an_outage_brings_the_committee_the_current_level(
     tmp_path: Path, receiver: HttpReceiver
 ) -> None:
