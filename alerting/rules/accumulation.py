@@ -224,23 +224,38 @@ class HeavyRainRiskRule(LadderRule[RiskState]):
         level, run = int(risk.level or 0), risk.days
         yesterday = today.day - timedelta(days=1)
         if past and past[-1].day == yesterday:
-            # Rain across midnight: the day before's level holds while the last 24 h / 12 h
-            # still reach its band, until the new day shows its own. Those hours never make
-            # another day of the run.
-            held = heavy_rain_risk(past, self.terrain, self.thresholds)
-            sliding = RainDay(today.day, RainTotal(24, now, state.rain_24h, 1.0), state.rain_12h)
-            if (
-                held.rule is not None
-                and held.level is not None
-                and held.level > level
-                and held.rule.reached_on(sliding)
-            ):
-                level, run = int(held.level), held.days
+            level, run = max((level, run), self._across_midnight(state, past, now))
         # Time of today that no known rain covers (a counter reset; the rule started during
         # the day) makes today's rain a lower bound: it may raise the level, never lower it.
         state.incomplete = not days[-1].total.complete
         state.run_days = run
         return float(level)
+
+    def _across_midnight(
+        self, state: RiskState, past: list[RainDay], now: datetime
+    ) -> tuple[int, int]:
+        """The level (and days) the day before still stands for at ``now``, early in the next
+        day: its level had its rain been the last 24 h and 12 h, never above the level it
+        reached. Rain across midnight gives no all-clear at 00:00, and a level steps down
+        band by band as that rain leaves the windows: a day at level 3 by > 200 mm in 12 h,
+        240 mm in all, is level 2 at 01:00 while the last 24 h hold more than 200 mm — not an
+        all-clear at 00:05 (the hold once asked only whether the one rule that gave level 3
+        was still reached). Those hours never make another day of the run."""
+        reached = heavy_rain_risk(past, self.terrain, self.thresholds)
+        before = past[-1]
+        sliding = RainDay(
+            before.day,
+            RainTotal(24, now, state.rain_24h or 0.0, 1.0),
+            state.rain_12h or 0.0,
+        )
+        if reached.level is None:
+            return 0, 0
+        # The windows reach into the new day: a level above the day before's is not its.
+        table = HeavyRainThresholds(
+            tuple(r for r in self.thresholds.rules if r.level <= reached.level)
+        )
+        carried = heavy_rain_risk([*past[:-1], sliding], self.terrain, table)
+        return int(carried.level or 0), carried.days
 
     def evaluate(self, state: RiskState, reading: Reading) -> Signal | None:
         value = self.value_of(state, reading)

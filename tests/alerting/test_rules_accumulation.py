@@ -115,6 +115,9 @@ def test_three_days_of_heavy_rain_in_the_mountains(param: str) -> None:
 
 WET = [5.0] * 24
 DRY = [0.0] * 24
+# A mountain storm day: 18.5 mm/h from 06:00 to 18:00 (the gauge counts 92 tips of 0.2 mm an
+# hour: 18.4 mm), 3 mm/h in the evening: 238.8 mm in all, 220.8 mm in 12 h.
+STORM_DAY = [0.0] * 6 + [18.5] * 12 + [3.0] * 6
 
 
 @pytest.mark.parametrize(
@@ -134,6 +137,12 @@ DRY = [0.0] * 24
         # 80 mm in the first two hours: the day is a heavy-rain day until its end; at 01:00
         # of the next day the last 24 h hold 40 mm and the last 12 h none.
         ("mountain", [40.0, 40.0] + [0.0] * 30, [(2, 1), (25, 0)]),
+        # Level 3 by > 200 mm in 12 h (06:00–18:00), 239 mm in the day, then a dry night: at
+        # 01:00 the last 24 h still hold 239 mm and the last 12 h 110 mm — level 2's band, not
+        # level 3's — so level 2, then 1 at 09:00 (24 h under 200 mm), and the end at 14:00
+        # (under 100 mm). It was an all-clear at 01:00: the hold asked only whether the rule
+        # that gave level 3 (> 400 / > 200 mm) was still reached.
+        ("mountain", STORM_DAY + DRY, [(9, 1), (12, 2), (17, 3), (25, 2), (33, 1), (38, 0)]),
     ],
     ids=[
         "dry-third-day",
@@ -142,6 +151,7 @@ DRY = [0.0] * 24
         "dry-day-between",
         "lowland",
         "burst",
+        "level-3-across-midnight",
     ],
 )
 def test_calendar_days(
@@ -156,6 +166,22 @@ def test_the_dry_third_day_reports_two_days() -> None:
     run(ev, WET + WET + [0.0])
     now = ev.active()
     assert [(s.level, s.facts["days"], s.facts["day_total_mm"]) for s in now] == [(1, 2, 0.0)]
+
+
+def test_a_level_steps_down_across_midnight_by_the_bands_the_last_24_h_still_reach() -> None:
+    """The report: a tip counter read every 5 minutes at Nam Đông, level 3 ended at 00:05
+    although the last 24 h held 239 mm. Now 00:05 is level 2, whose band they reach."""
+    ev = evaluator()
+    out = run(ev, STORM_DAY)
+    assert levels(out)[-1] == (17, 3)
+    count = sum(round(mm / BUCKET_MM) for mm in STORM_DAY)
+    after = MIDNIGHT + 24 * HOUR + timedelta(minutes=5)
+    (signal,) = ev.on_batch(
+        [Reading("nam_dong", "rain_counter", count, "count", after, quality=Quality.GOOD)]
+    )
+    assert (signal.level, signal.value, signal.facts["days"]) == (2, 238.8, 1)
+    assert signal.facts["day_total_mm"] == 0.0  # the new day has no rain of its own
+    assert signal.facts["label"] == "rủi ro thiên tai cấp độ 2"
 
 
 def test_unknown_rain_raises_but_never_lowers() -> None:
