@@ -16,7 +16,7 @@ from alerting.notifiers import Notifier, NotifierContext, build_notifier
 from alerting.notifiers.log import NotificationLog
 from alerting.routing import Grouper, RoutingConfig, render_transitions, route
 from alerting.rules import Evaluator, load_rules
-from alerting.rules.config import RuleConfig
+from alerting.rules.config import RuleConfig, StationRule
 from alerting.service import AlertingService
 from gateway.bus import Bus
 from quantrac.site import Site
@@ -119,23 +119,30 @@ def seed_told(
 
 
 def compressed_rules(rules: Sequence[RuleConfig], time_scale: float) -> list[RuleConfig]:
-    """The rules for the demo, whose storm plays a day in minutes: durations shrink with it.
+    """The rules for the demo, whose storm plays a day in minutes: durations shrink with it,
+    and rates are per storm hour (the clock's hour divided by ``time_scale``), so a message says
+    the river's rise in the storm's time, not "đang lên 13.831 cm/giờ" of the clock's hour.
 
-    Trend and index rules are left out: a rate per hour and an index of hourly means have no
-    meaning on a clock running 60 times fast. A deadman waits at least 30 s, more than the
-    demo's slowest station (a TT10 file every 10 s).
+    A trend rule's ``horizon`` is not shrunk: it is compared with a projection in those storm
+    hours. Index rules are left out: an index of hourly means has no meaning on a clock running
+    60 times fast. A deadman waits at least 30 s, more than the demo's slowest station (a TT10
+    file every 10 s).
     """
-    out = []
+    out: list[RuleConfig] = []
     for rule in rules:
-        if rule.type in ("trend", "index"):
+        if rule.type == "index":
             continue
         update: dict[str, object] = {}
         for name in type(rule).model_fields:
             value = getattr(rule, name)
-            if isinstance(value, timedelta) and value > timedelta(0):
-                shorter = value / time_scale
-                update[name] = (
-                    max(shorter, timedelta(seconds=30)) if rule.type == "deadman" else shorter
-                )
-        out.append(rule.model_copy(update=update))
+            if name == "horizon" or not isinstance(value, timedelta) or value <= timedelta(0):
+                continue
+            shorter = value / time_scale
+            update[name] = (
+                max(shorter, timedelta(seconds=30)) if rule.type == "deadman" else shorter
+            )
+        compressed = rule.model_copy(update=update)
+        if isinstance(compressed, StationRule):
+            compressed = compressed.on_time_scale(time_scale)
+        out.append(compressed)
     return out

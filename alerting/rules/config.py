@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -24,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -185,6 +186,21 @@ class StationRule(RuleBase):
     kind: Kind | None = None  # default: from the rule type or the parameter
     # One severity for every level, or one per level {1: warning, 2: critical}; default per type.
     severity: SeverityMap | None = None
+    # `quantrac demo` only, never from rules.yaml: its storm plays a day in minutes, so rates
+    # are said per storm hour, the clock's hour divided by this (quantrac.alerting_app).
+    _time_scale: float = PrivateAttr(default=1.0)
+
+    @property
+    def time_scale(self) -> float:
+        return self._time_scale
+
+    def on_time_scale(self, time_scale: float) -> Self:
+        """This rule on a clock that runs ``time_scale`` times fast: rates per storm hour."""
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        scaled = self.model_copy()
+        scaled._time_scale = time_scale
+        return scaled
 
     def severity_override(self, level: int) -> Severity | None:
         if self.severity is None:

@@ -62,7 +62,11 @@ def _direction(rate: float, steady: float) -> Direction:
 
 
 def _turn(
-    points: Sequence[tuple[datetime, float]], extreme: int, turn: float, steady: float
+    points: Sequence[tuple[datetime, float]],
+    extreme: int,
+    turn: float,
+    steady: float,
+    time_scale: float,
 ) -> Motion | None:
     """The motion since ``points[extreme]`` (the window's highest or lowest point), when the
     water has moved ``turn`` away from it over ``TURN_READINGS`` readings or more."""
@@ -71,7 +75,7 @@ def _turn(
         return None
     if abs(level_margin(since[-1][1], since[0][1])) < turn:
         return None
-    rate = rate_per_hour(since)
+    rate = rate_per_hour(since) / time_scale
     return Motion(_direction(rate, steady), rate, turned=True)
 
 
@@ -81,13 +85,15 @@ def motion(
     *,
     steady: float = STEADY_M_PER_H,
     turn: float = TURN_M,
+    time_scale: float = 1.0,
 ) -> Motion | None:
     """The direction and rate a message prints for a water level; None without a window rate.
 
     The window's fit, unless the water has turned inside the window: a rise whose highest point
     is behind the last readings by ``turn`` or more is a fall, at the rate fitted since that
     point (and a fall likewise a rise). Issue 11: "3,80 m, đang lên 8 cm/giờ" after a crest of
-    3,82 m is now "đang xuống"."""
+    3,82 m is now "đang xuống". Rates are per hour of a clock ``time_scale`` times slower than
+    the readings' (the demo's storm hour); ``window_rate`` is given so already."""
     if window_rate is None:
         return None
     way = _direction(window_rate, steady)
@@ -100,9 +106,17 @@ def motion(
         if way == "steady":  # a flat fit: the latest extreme tells where the water went
             candidates = sorted((highest, lowest), reverse=True)
         for extreme in candidates:
-            turned = _turn(points, extreme, turn, steady)
+            turned = _turn(points, extreme, turn, steady, time_scale)
             if turned is not None:
                 return turned
+        # The way of the fit, since the window's opposite extreme when one is inside it: a fall
+        # since a crest in the window is said at its own rate, not at the window's, which the
+        # rise before the crest flattens (the demo said "đang xuống 8 cm/giờ" at 2,96 m, 84 cm
+        # under a crest half a storm hour before).
+        opposite = {"rising": lowest, "falling": highest}.get(way, 0)
+        since = _turn(points, opposite, turn, steady, time_scale) if opposite > 0 else None
+        if since is not None and since.direction == way:
+            return Motion(way, since.rate_per_h, turned=False)
     return Motion(way, window_rate, turned=False)
 
 

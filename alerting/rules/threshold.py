@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerting.rules.base import (
@@ -33,7 +33,13 @@ from alerting.rules.config import (
 )
 from alerting.rules.crest import CrestState, motion, track_crest
 from alerting.rules.levels import Ladder, Step
-from alerting.rules.series import RATE_POINTS, SeriesWindow, project, rate_per_hour
+from alerting.rules.series import (
+    RATE_POINTS,
+    Projection,
+    SeriesWindow,
+    project,
+    rate_per_hour,
+)
 from collector.indices.flood import GAUGE_RESOLUTION_M, FloodAlarm
 from gateway.config import FloodLevels, StationConfig
 from gateway.model import Reading
@@ -58,6 +64,9 @@ class ThresholdRule(LadderRule[ThresholdState]):
     unit: str = ""
     rate_window: timedelta = timedelta(hours=1)
     flood_levels: bool = False  # the ladder is the gauge's BĐ I/II/III
+    # Rates per hour of a clock this many times slower than the readings': the demo's storm
+    # hour (StationRule.on_time_scale). 1 everywhere else.
+    time_scale: float = 1.0
 
     def new_state(self) -> ThresholdState:
         return ThresholdState(window=SeriesWindow(self.rate_window, max_points=RATE_POINTS))
@@ -89,7 +98,7 @@ class ThresholdRule(LadderRule[ThresholdState]):
             return facts
         reached, margin = self.ladder.margin(value)
         facts.update(margin=round(margin, 6), margin_label=reached.label, threshold=reached.trigger)
-        facts.update(rate_facts(state.window, self.unit))
+        facts.update(rate_facts(state.window, self.unit, self.time_scale))
         if self.flood_levels:
             facts.update(state.crest.facts())
         rate = facts.get("rate_per_h")
@@ -97,30 +106,37 @@ class ThresholdRule(LadderRule[ThresholdState]):
         if rate is not None and following is not None and self.ladder.rising:
             eta = project(value, ts, rate, following.trigger, following.label, PROJECTION_HORIZON)
             if eta is not None:
-                facts.update(
-                    next_label=following.label,
-                    next_threshold=following.trigger,
-                    eta_hours=round(eta.hours, 3),
-                    eta_at=eta.at.isoformat(),
-                )
+                facts.update(eta_facts(eta, ts, self.time_scale, following))
         return facts
 
 
-def rate_facts(window: SeriesWindow, unit: str) -> dict[str, Any]:
+def eta_facts(eta: Projection, ts: datetime, time_scale: float, following: Step) -> dict[str, Any]:
+    """When the next level is reached at this rate: ``eta_hours`` in the rate's hours (the
+    demo's storm hours), ``eta_at`` on the readings' own clock."""
+    return {
+        "next_label": following.label,
+        "next_threshold": following.trigger,
+        "eta_hours": round(eta.hours, 3),
+        "eta_at": (ts + timedelta(hours=eta.hours / time_scale)).isoformat(),
+    }
+
+
+def rate_facts(window: SeriesWindow, unit: str, time_scale: float = 1.0) -> dict[str, Any]:
     """The rate a message prints; {} while the window is too short.
 
     ``fit_rate_per_h``: the least-squares slope over the whole window (what a trend rule
     judges). For metres (water levels) the word follows the last readings (crest.motion):
     ``trend`` (rising, falling, steady), ``rate_per_h`` and ``rate_cm_h`` agree with it — after
     the turn they are the recent fall, not the window's rise. Other units: ``rate_per_h`` is the
-    window's fit."""
+    window's fit. Per hour of a clock ``time_scale`` times slower than the readings' (the
+    demo's storm hour: "đang lên 230 cm/giờ", not the 13.831 cm/giờ of a real hour)."""
     if len(window) < MIN_RATE_POINTS or not window.duration:
         return {}
-    fitted = rate_per_hour(window.points)
+    fitted = rate_per_hour(window.points) / time_scale
     facts: dict[str, Any] = {"fit_rate_per_h": round(fitted, 6), "rate_per_h": round(fitted, 6)}
     if unit != "m":
         return facts
-    moving = motion(window.points, fitted)
+    moving = motion(window.points, fitted, time_scale=time_scale)
     if moving is not None:
         facts.update(trend=moving.direction, rate_per_h=round(moving.rate_per_h, 6))
     facts["rate_cm_h"] = round(facts["rate_per_h"] * 100, 3)
@@ -199,6 +215,7 @@ def compile_threshold(
                 unit=param_unit(param),
                 rate_window=config.rate_window,
                 flood_levels=config.from_station is not None,
+                time_scale=config.time_scale,
             )
         )
     if problems:

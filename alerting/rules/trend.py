@@ -27,7 +27,7 @@ from alerting.rules.config import TrendConfig, select_stations
 from alerting.rules.crest import motion
 from alerting.rules.levels import Ladder, Step
 from alerting.rules.series import RATE_POINTS, SeriesWindow, project, rate_per_hour
-from alerting.rules.threshold import flood_ladder
+from alerting.rules.threshold import eta_facts, flood_ladder
 from gateway.config import StationConfig
 from gateway.model import Reading
 
@@ -48,7 +48,10 @@ class TrendRule(LadderRule[TrendState]):
     window: timedelta = timedelta(hours=1)
     min_points: int = 3
     targets: Ladder | None = None  # the station's flood levels, to project to
-    horizon: timedelta = timedelta(hours=24)
+    horizon: timedelta = timedelta(hours=24)  # in the rate's hours
+    # Rates (judged and said) per hour of a clock this many times slower than the readings':
+    # the demo's storm hour (StationRule.on_time_scale). 1 everywhere else.
+    time_scale: float = 1.0
 
     def new_state(self) -> TrendState:
         return TrendState(window=SeriesWindow(self.window, max_points=RATE_POINTS))
@@ -61,7 +64,7 @@ class TrendRule(LadderRule[TrendState]):
         state.value = reading.value
         if len(window) < self.min_points or not window.duration:
             return None  # too few points to judge: the reported level stays as it is
-        state.rate = rate_per_hour(window.points)
+        state.rate = rate_per_hour(window.points) / self.time_scale
         return state.rate
 
     def reported_value(self, state: TrendState) -> float | None:
@@ -83,7 +86,11 @@ class TrendRule(LadderRule[TrendState]):
             # (crest.motion): after the turn "đang xuống", never the window's "đang lên".
             facts["fit_rate_per_h"] = round(rate, 6)
             facts["rate_per_h"] = round(rate, 6)
-            moving = motion(state.window.points, rate) if self.unit == "m" else None
+            moving = (
+                motion(state.window.points, rate, time_scale=self.time_scale)
+                if self.unit == "m"
+                else None
+            )
             if moving is not None:
                 facts.update(trend=moving.direction, rate_per_h=round(moving.rate_per_h, 6))
                 rate = moving.rate_per_h
@@ -96,12 +103,7 @@ class TrendRule(LadderRule[TrendState]):
             if rate is not None and ts is not None and following is not None:
                 eta = project(value, ts, rate, following.trigger, following.label, self.horizon)
                 if eta is not None:
-                    facts.update(
-                        next_label=following.label,
-                        next_threshold=following.trigger,
-                        eta_hours=round(eta.hours, 3),
-                        eta_at=eta.at.isoformat(),
-                    )
+                    facts.update(eta_facts(eta, ts, self.time_scale, following))
         return facts
 
 
@@ -138,6 +140,7 @@ def compile_trend(config: TrendConfig, stations: Mapping[str, StationConfig]) ->
                 min_points=config.min_points,
                 targets=targets,
                 horizon=config.horizon,
+                time_scale=config.time_scale,
             )
         )
     return rules

@@ -142,9 +142,10 @@ def test_the_messages_of_the_storm(storm: tuple[list[Signal], list[Signal]]) -> 
     assert texts[7] == (
         "[NƯỚC ĐANG XUỐNG] Sông Hương tại Kim Long 3,58 m, đang xuống 30 cm/giờ, 05:04 23/11"
     )
+    # The river's own 30 cm/h since the crest, not the hour's 26 that the crest flattens.
     assert texts[8] == (
         "[BÁO ĐỘNG II] Sông Hương tại Kim Long xuống 3,45 m (dưới BĐ III, trên BĐ II 1,45 m), "
-        "đang xuống 26 cm/giờ, 05:31 23/11; đỉnh lũ 3,70 m lúc 04:40"
+        "đang xuống 30 cm/giờ, 05:31 23/11; đỉnh lũ 3,70 m lúc 04:40"
     )
     assert texts[10] == (
         "[HẾT BÁO ĐỘNG] Sông Hương tại Kim Long xuống 0,95 m (dưới BĐ I), 13:51 23/11; "

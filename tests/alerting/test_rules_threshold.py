@@ -292,6 +292,10 @@ def _points(values: Sequence[float], every: int = QUARTER) -> list[tuple[datetim
         pytest.param([3.80, 3.82, 3.815, 3.81], 0.04, ("rising", 0.04), id="noise-under-2cm"),
         pytest.param([3.82, 3.80, 3.79, 3.80, 3.82], -0.01, ("rising", 0.06), id="after-trough"),
         pytest.param([3.80, 3.80, 3.801, 3.80], 0.001, ("steady", 0.001), id="flat"),
+        # The hour's fit falls, flattened by the rise before the crest: the fall since it.
+        pytest.param(
+            [3.70, 3.78, 3.82, 3.74, 3.62, 3.50], -0.178, ("falling", -0.432), id="since-crest"
+        ),
     ],
 )
 def test_the_word_follows_the_last_readings(
