@@ -76,6 +76,10 @@ class OutboxStats:
     dropped: int = 0  # oldest batches removed because the outbox was full
     receipts: int = 0
     foreign_receipts: int = 0  # receipts of another epoch or malformed
+    # Receipts covering numbers this outbox never sent (forged, or a confused collector): the
+    # part beyond what was sent is ignored, never deleted (issue 13: a forged 0..2**62 receipt
+    # once emptied an outbox).
+    receipts_unsent: int = 0
     commits: int = 0  # group commits (one fsync each)
     write_failures: int = 0  # commits the disk refused; the batches stayed buffered
     buffer_dropped: int = 0  # polled batches dropped because the memory buffer was full
@@ -112,6 +116,27 @@ class _Entry:
     droppable: bool  # a polled batch may be dropped when the buffer is full; a streamed one not
 
 
+def sent_ranges(
+    ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]], sent_upto: int
+) -> tuple[list[tuple[int, int]], bool]:
+    """The part of a receipt's ranges that covers batches which were sent: numbers 1 to
+    ``sent_upto``. Returns (those ranges, whether anything beyond them was claimed).
+
+    ``sent_upto`` is the larger of the highest number on disk when this life began (sent in a
+    previous life: a collector may receipt them after our restart) and the highest number sent
+    in this life; everything below it was sent at least once, so a receipt for it is plausible.
+    """
+    accepted: list[tuple[int, int]] = []
+    unsent = False
+    for first, last in ranges:
+        if first < 1 or last > sent_upto:
+            unsent = True
+        low, high = max(first, 1), min(last, sent_upto)
+        if low <= high:
+            accepted.append((low, high))
+    return accepted, unsent
+
+
 class Outbox:
     def __init__(
         self,
@@ -143,6 +168,9 @@ class Outbox:
         max_row = self._db.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
         # Numbering happens on the event loop only: no lock, never behind a commit.
         self._last_seq = max(int(self._meta("last_seq") or 0), int(max_row))
+        # Batches on disk now were sent in a previous life (or may have been): receipts for
+        # them are accepted before this life sends them again.
+        self._previous_life_upto = int(max_row)
         self._bytes = int(
             self._db.execute("SELECT coalesce(sum(size), 0) FROM outbox").fetchone()[0]
         )
@@ -451,11 +479,24 @@ class Outbox:
         if receipt.gateway != self.gateway_id or receipt.epoch != self.epoch:
             self.stats.foreign_receipts += 1
             return 0
-        self._forget_sent(receipt.seqs)
+        ranges, unsent = sent_ranges(receipt.seqs, max(self._previous_life_upto, self._sent_upto))
+        if unsent:
+            self.stats.receipts_unsent += 1
+            log.log(
+                logging.WARNING if self.stats.receipts_unsent == 1 else logging.DEBUG,
+                "outbox of %s: a receipt from %r covers batches never sent (%s, sent up to %d);"
+                " that part is ignored (%d such receipt(s) so far)",
+                self.gateway_id,
+                receipt.collector,
+                _describe(receipt.seqs),
+                max(self._previous_life_upto, self._sent_upto),
+                self.stats.receipts_unsent,
+            )
+        self._forget_sent(ranges)
         try:
-            removed = self._delete(receipt.seqs)
+            removed = self._delete(ranges)
         except sqlite3.Error as exc:
-            self._unapplied.extend(receipt.seqs)
+            self._unapplied.extend(ranges)
             log.debug("outbox of %s: receipt kept in memory, the disk refused: %s", self.path, exc)
             removed = 0
         self.stats.receipts += 1
@@ -583,3 +624,9 @@ class Outbox:
             self._db.close()
         with self._reader_lock:
             self._reader.close()
+
+
+def _describe(ranges: tuple[tuple[int, int], ...]) -> str:
+    """At most three ranges in a log line: a forged receipt may carry thousands."""
+    text = ", ".join(f"{first}..{last}" for first, last in ranges[:3])
+    return text + (f" and {len(ranges) - 3} more" if len(ranges) > 3 else "")

@@ -13,7 +13,7 @@ from collector.service import Collector
 from collector.store.sqlite import SqliteStore
 from gateway.bus.memory import InProcessBus
 from gateway.model import Reading, ReadingBatch
-from gateway.outbox import Outbox, OutboxSettings
+from gateway.outbox import Outbox, OutboxSettings, sent_ranges
 from gateway.wire import (
     Receipt,
     WireError,
@@ -79,12 +79,65 @@ async def test_a_receipt_of_another_epoch_or_gateway_removes_nothing(tmp_path: P
         await bus.publish(receipts_topic("gw-hue-1"), b"{broken")
         await eventually(lambda: outbox.stats.foreign_receipts == 3, what="3 receipts refused")
         assert outbox.backlog()[0] == 5
+        await eventually(lambda: outbox.stats.sent == 5, what="5 batches sent")
         await bus.publish(
             receipts_topic("gw-hue-1"),
             encode_receipt(Receipt("gw-hue-1", outbox.epoch, ((2, 3),))),
         )
         await eventually(lambda: outbox.backlog()[0] == 3, what="seqs 2 and 3 removed")
     outbox.close()
+
+
+@pytest.mark.parametrize(
+    ("ranges", "sent_upto", "accepted", "unsent"),
+    [
+        (((1, 5),), 5, [(1, 5)], False),
+        (((2, 3), (5, 5)), 5, [(2, 3), (5, 5)], False),
+        # The forged receipt of issue 13: only what was sent may go.
+        (((0, 2**62),), 5, [(1, 5)], True),
+        (((0, 2**62),), 0, [], True),
+        (((6, 9),), 5, [], True),
+        (((4, 7),), 5, [(4, 5)], True),
+        (((1, 2), (8, 8)), 5, [(1, 2)], True),
+        ((), 5, [], False),
+    ],
+)
+def test_a_receipt_removes_only_batches_that_were_sent(
+    ranges: tuple[tuple[int, int], ...],
+    sent_upto: int,
+    accepted: list[tuple[int, int]],
+    unsent: bool,
+) -> None:
+    assert sent_ranges(ranges, sent_upto) == (accepted, unsent)
+
+
+async def test_a_forged_receipt_cannot_empty_the_outbox(tmp_path: Path) -> None:
+    """Batches never sent stay whatever a receipt claims; after a restart the batches of the
+    previous life (sent then) may be receipted before they are sent again, newer ones not."""
+    path = tmp_path / "outbox.sqlite3"
+    first = Outbox(path, "gw-hue-1", InProcessBus())
+    for minute in range(5):
+        first.add(batch(first, minute))
+    forged = Receipt("gw-hue-1", first.epoch, ((0, 2**62),), "intruder")
+    assert first.acknowledge(forged) == 0
+    assert first.backlog()[0] == 5
+    assert first.stats.receipts_unsent == 1
+    assert first.health()["receipts_unsent"] == 1
+    first.close()
+    again = Outbox(path, "gw-hue-1", InProcessBus())
+    # Seqs 1-5 were (possibly) sent in the previous life: a collector that stored them
+    # before our restart receipts them now.
+    assert again.acknowledge(Receipt("gw-hue-1", again.epoch, ((1, 3),))) == 3
+    assert again.stats.receipts_unsent == 0
+    again.add(batch(again, 10))  # seq 6, added and not yet sent in this life
+    assert again.acknowledge(Receipt("gw-hue-1", again.epoch, ((4, 2**62),))) == 2
+    assert again.stats.receipts_unsent == 1
+    assert again.backlog()[0] == 1
+    async with running(again.run()):
+        await eventually(lambda: again.stats.sent == 1, what="seq 6 sent")
+    assert again.acknowledge(Receipt("gw-hue-1", again.epoch, ((6, 6),))) == 1
+    assert again.backlog()[0] == 0
+    again.close()
 
 
 def test_numbering_and_pending_batches_survive_a_restart(tmp_path: Path) -> None:

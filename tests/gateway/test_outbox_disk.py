@@ -94,6 +94,8 @@ async def test_receipts_on_a_full_disk_are_applied_once_it_writes_again(tmp_path
         async with running(outbox.run()):
             for minute in range(10):
                 await outbox.put(batch(outbox, minute), poll=True)
+            # A receipt covers only batches that were sent (issue 13).
+            await eventually(lambda: outbox.stats.sent == 10, what="10 batches sent")
             filler = fill(disk)
             # Whether SQLite finds room for the delete in its WAL or not, the receipt counts.
             await asyncio.to_thread(
