@@ -33,9 +33,16 @@ class Parameter:
     high: float
     label: str
     aliases: tuple[str, ...]
+    # The physically possible range (``possible`` in parameters.yaml), wider than low…high.
+    possible_low: float = float("-inf")
+    possible_high: float = float("inf")
 
     def within_limits(self, value: float) -> bool:
         return self.low <= value <= self.high
+
+    def is_possible(self, value: float) -> bool:
+        """False for a value no sensor can give; NaN (a "no value") is possible."""
+        return value != value or self.possible_low <= value <= self.possible_high
 
 
 class ParameterRegistry:
@@ -82,6 +89,9 @@ def _parse(document: dict[str, Any]) -> list[Parameter]:
     parameters = []
     for name, spec in document.items():
         low, high = spec["limits"]
+        possible_low, possible_high = spec["possible"]
+        if not float(possible_low) <= float(low) <= float(high) <= float(possible_high):
+            raise ValueError(f"parameter {name}: limits {low}…{high} exceed possible range")
         parameters.append(
             Parameter(
                 name=name,
@@ -91,9 +101,34 @@ def _parse(document: dict[str, Any]) -> list[Parameter]:
                 high=float(high),
                 label=spec.get("label", name),
                 aliases=tuple(str(a) for a in spec.get("aliases", [])),
+                possible_low=float(possible_low),
+                possible_high=float(possible_high),
             )
         )
     return parameters
+
+
+def impossible_value(
+    station: str, param: str, value: float, parameters: ParameterRegistry | None = None
+) -> str | None:
+    """Why ``value`` cannot be a measurement of ``param`` (station and parameter named); None
+    when it can.
+
+    The one physical range check of the gateway, for every driver (Modbus, MQTT, TT10): such a
+    value goes to the dead letter instead of being published as a "measuring" reading (issue 13:
+    a 1e308 from an MQTT station reached the store). A parameter outside the registry has no
+    range here; NaN is "no value", not an impossible one.
+    """
+    known = parameters or registry()
+    if param not in known:
+        return None
+    found = known[param]
+    if found.is_possible(value):
+        return None
+    return (
+        f"station {station} param {param}: value {value:.6g} {found.unit} is outside the "
+        f"possible range {found.possible_low:g} … {found.possible_high:g} {found.unit}"
+    )
 
 
 @cache

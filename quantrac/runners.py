@@ -23,6 +23,7 @@ from gateway.modbus.hub import ModbusHub
 from gateway.modbus.station import ModbusStation
 from gateway.model import Reading, ReadingBatch
 from gateway.outbox import Outbox, OutboxSettings
+from gateway.parameters import impossible_value
 from gateway.poller import Poller
 from gateway.streaming import Rejected, StreamingDriver
 from gateway.wire import (
@@ -98,6 +99,7 @@ class GatewayService:
             readings=tuple(readings),
         )
         batch = await self._within_the_wire_window(batch)
+        batch = await self._physically_possible(batch)
         if self.outbox is not None:
             await self.outbox.put(batch)
         else:
@@ -130,6 +132,27 @@ class GatewayService:
         inside = [r for r in batch.readings if window.earliest <= r.ts <= window.latest]
         return replace(batch, readings=tuple(inside))
 
+    async def _physically_possible(self, batch: ReadingBatch) -> ReadingBatch:
+        """The batch without values no sensor can give (the registry's ``possible`` range).
+
+        For every driver alike: such a value (1e308 from an MQTT station, −999 from a Modbus
+        register) goes to the dead letter naming station and parameter, never out as a
+        "measuring" reading; the rest of the batch goes on.
+        """
+        problems = [(r, impossible_value(batch.station, r.param, r.value)) for r in batch.readings]
+        if not any(problem for _, problem in problems):
+            return batch
+        for reading, problem in problems:
+            if problem is not None:
+                payload = json.dumps(
+                    {"param": reading.param, "value": reading.value, "ts": format_ts(reading.ts)}
+                ).encode()
+                await self.dead_letter(
+                    Rejected(f"station {batch.station}", problem, payload, batch.station)
+                )
+        kept = tuple(r for r, problem in problems if problem is None)
+        return replace(batch, readings=kept)
+
     async def dead_letter(self, rejected: Rejected) -> None:
         """What a driver could not decode, kept on the bus for the operator (not lost)."""
         self.rejected += 1
@@ -139,6 +162,7 @@ class GatewayService:
         """The poller's publish: kept once its group commit is durable, or — while the disk
         fails — buffered in memory, so polls keep their schedule (gateway.outbox)."""
         batch = await self._within_the_wire_window(batch)
+        batch = await self._physically_possible(batch)
         if self.outbox is not None:
             await self.outbox.put(batch, poll=True)
         else:
@@ -205,6 +229,8 @@ def mqtt_settings(settings: Settings, broker_url: str | None, client_id: str) ->
         **({"username": settings.mqtt_username} if settings.mqtt_username else {}),
         **({"password": settings.mqtt_password} if settings.mqtt_password else {}),
         **({"ca_file": settings.mqtt_ca_file} if settings.mqtt_ca_file else {}),
+        **({"cert_file": settings.mqtt_cert_file} if settings.mqtt_cert_file else {}),
+        **({"key_file": settings.mqtt_key_file} if settings.mqtt_key_file else {}),
     )
 
 

@@ -52,9 +52,10 @@ _MAX_TIMES = 4_096
 # not grow memory. Nor long ones: no symbol or status code is longer than _MAX_CACHED_KEY.
 _MAX_CACHED = 10_000
 _MAX_CACHED_KEY = 64
-# No sensor reads beyond this (the registry's widest limit is a rain counter's 2**32): such a
-# value is a broken device or a hostile client, refused as bad_value rather than published
-# as a measuring reading (and it keeps sums and means of a day of values finite).
+# No sensor reads beyond this (the registry's widest range is a flow's 1e9 m³/h): such a
+# number is no measurement, refused here as bad_value before it is even a reading (it keeps
+# unit conversions, sums and means finite). Each parameter's physical range is checked once,
+# for every driver, by the gateway (gateway.parameters.impossible_value): not here.
 MAX_MAGNITUDE = 1e12
 # JSON nesting: the deepest profile path is a few levels; the parser must never recurse far.
 MAX_DEPTH = 32

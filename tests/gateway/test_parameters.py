@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from gateway.parameters import Parameter, UnknownParameterError, normalise_symbol, registry
+from gateway.parameters import (
+    Parameter,
+    UnknownParameterError,
+    impossible_value,
+    normalise_symbol,
+    registry,
+)
 
 
 @pytest.mark.parametrize(
@@ -164,3 +172,110 @@ def test_registry_is_cached_and_complete() -> None:
     names = {p.name for p in registry()}
     assert {"pm25", "pm10", "no2", "water_level", "rain", "air_temp", "water_temp"} <= names
     assert len(names) == len(ALL)
+
+
+# The physically possible range of every parameter (gateway/parameters.yaml ``possible``): the
+# table the gateway's bounds check is held to, edge by edge.
+POSSIBLE = {
+    "pm25": (0, 10_000),
+    "pm10": (0, 20_000),
+    "tsp": (0, 50_000),
+    "no2": (0, 100_000),
+    "no": (0, 100_000),
+    "so2": (0, 100_000),
+    "co": (0, 1_200_000),
+    "o3": (0, 20_000),
+    "h2s": (0, 100_000),
+    "nh3": (0, 100_000),
+    "air_temp": (-60, 70),
+    "humidity": (0, 100),
+    "pressure": (300, 1100),
+    "wind_speed": (0, 120),
+    "wind_gust": (0, 150),
+    "wind_dir": (0, 360),
+    "rain": (0, 2000),
+    "rain_counter": (0, 2**32),
+    "water_level": (-50, 100),
+    "flow": (0, 1e9),
+    "water_temp": (-5, 100),
+    "ph": (0, 14),
+    "do": (0, 60),
+    "cod": (0, 200_000),
+    "bod5": (0, 100_000),
+    "toc": (0, 100_000),
+    "tss": (0, 200_000),
+    "turbidity": (0, 100_000),
+    "conductivity": (0, 300_000),
+    "color": (0, 100_000),
+    "n_nh4": (0, 10_000),
+    "n_no3": (0, 10_000),
+    "n_no2": (0, 10_000),
+    "p_po4": (0, 10_000),
+    "tn": (0, 20_000),
+    "tp": (0, 10_000),
+    "chloride": (0, 200_000),
+    "salinity": (0, 300),
+    "station_online": (0, 1),
+}
+EDGES = [
+    pytest.param(name, value, ok, id=f"{name}-{label}")
+    for name, (low, high) in POSSIBLE.items()
+    for label, value, ok in (
+        ("low", low, True),
+        ("high", high, True),
+        ("below", low - max(1e-6, abs(low) * 1e-9), False),
+        ("above", high + max(1e-6, high * 1e-9), False),
+    )
+]
+
+
+def test_every_parameter_has_a_possible_range_in_the_table() -> None:
+    assert set(POSSIBLE) == {p.name for p in registry()}
+
+
+def test_every_possible_range_holds_the_qc_limits() -> None:
+    for p in registry():
+        assert p.possible_low <= p.low <= p.high <= p.possible_high, p.name
+
+
+@pytest.mark.parametrize(("name", "value", "possible"), EDGES)
+def test_the_possible_range_edges(name: str, value: float, possible: bool) -> None:
+    problem = impossible_value("st_1", name, value)
+    assert (problem is None) == possible
+    if problem is not None:
+        assert problem.startswith(f"station st_1 param {name}: value ")
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "expected"),
+    [
+        (
+            "pm25",
+            1e308,
+            "station s param pm25: value 1e+308 µg/m³ is outside the possible range"
+            " 0 … 10000 µg/m³",
+        ),
+        (
+            "water_level",
+            -999.0,
+            "station s param water_level: value -999 m is outside the possible range -50 … 100 m",
+        ),
+        (
+            "pm25",
+            math.inf,
+            "station s param pm25: value inf µg/m³ is outside the possible range 0 … 10000 µg/m³",
+        ),
+        (
+            "pm25",
+            -math.inf,
+            "station s param pm25: value -inf µg/m³ is outside the possible range 0 … 10000 µg/m³",
+        ),
+        ("pm25", math.nan, None),  # "no value" is not an impossible value
+        ("not_in_registry", 1e308, None),  # no range known: not this check's to refuse
+        ("air_temp", 42.0, None),
+    ],
+)
+def test_impossible_value_names_station_parameter_and_range(
+    param: str, value: float, expected: str | None
+) -> None:
+    assert impossible_value("s", param, value) == expected
