@@ -13,6 +13,12 @@ server: the inbox's truncation check is the second guard.
 
 pyftpdlib runs its own I/O loop, here in one background thread (``start``/``stop`` or ``with``),
 apart from the gateway's asyncio loop; what runs in it is socket I/O, a file write and a rename.
+
+Hardening (issue 13: a 200 MB upload was taken in 0.4 s and 7 password guesses a second went
+unanswered): an upload is cut at ``max_upload_bytes`` while it is received (the part is removed,
+the client gets 426); an address with too many failed logins in a row is banned for a while
+(:class:`LoginGuard`, counted in health); connections per address are limited; with a
+certificate, explicit FTPS (``AUTH TLS``) is offered and by default required before login.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -72,16 +79,23 @@ class StationAccount:
 
 @dataclass(frozen=True)
 class FtpEndpoint:
-    """Where the endpoint listens: ``HOST:PORT[,passive=FIRST-LAST][,public=ADDRESS]``.
+    """Where the endpoint listens: ``HOST:PORT[,passive=FIRST-LAST][,public=ADDRESS]``
+    ``[,tls_cert=PATH][,tls_key=PATH][,tls=required|optional]``.
 
     ``passive`` is the port range data connections use (open it in the firewall); ``public``
-    the address announced in passive replies when the gateway is behind NAT.
+    the address announced in passive replies when the gateway is behind NAT. ``tls_cert`` (PEM,
+    the chain; ``tls_key`` the key when it is a file of its own) turns on explicit FTPS;
+    ``tls=required`` (the default with a certificate) refuses a login and data not protected by
+    TLS, ``tls=optional`` lets loggers without FTPS in too.
     """
 
     host: str
     port: int
     passive_ports: tuple[int, int] | None = None
     public_address: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_required: bool = True
 
     @classmethod
     def parse(cls, text: str) -> FtpEndpoint:
@@ -92,18 +106,30 @@ class FtpEndpoint:
             raise FtpConfigError(f"FTP endpoint {text!r}: expected HOST:PORT, e.g. 0.0.0.0:2121")
         passive: tuple[int, int] | None = None
         public: str | None = None
+        cert: str | None = None
+        key_file: str | None = None
+        required = True
+        tls_given = False
         for option in options:
             key, _, value = option.partition("=")
             if key == "passive":
                 passive = _port_range(value, text)
             elif key == "public" and value:
                 public = value
+            elif key == "tls_cert" and value:
+                cert = value
+            elif key == "tls_key" and value:
+                key_file = value
+            elif key == "tls" and value in ("required", "optional"):
+                required, tls_given = value == "required", True
             else:
                 raise FtpConfigError(
-                    f"FTP endpoint {text!r}: unknown option {option!r} "
-                    "(passive=FIRST-LAST, public=ADDRESS)"
+                    f"FTP endpoint {text!r}: unknown option {option!r} (passive=FIRST-LAST, "
+                    "public=ADDRESS, tls_cert=PATH, tls_key=PATH, tls=required|optional)"
                 )
-        return cls(host, int(port_text), passive, public)
+        if cert is None and (key_file is not None or tls_given):
+            raise FtpConfigError(f"FTP endpoint {text!r}: tls_key and tls need tls_cert=PATH")
+        return cls(host, int(port_text), passive, public, cert, key_file, required)
 
 
 def _port_range(value: str, text: str) -> tuple[int, int]:
@@ -191,6 +217,103 @@ class FtpCounters:
     bytes: int = 0
     incomplete: int = 0
     refused: int = 0
+    too_large: int = 0  # uploads cut at max_upload_bytes
+    bans: int = 0  # addresses banned after repeated failed logins
+    refused_banned: int = 0  # connections and logins refused while their address was banned
+
+
+class LoginGuard:
+    """Failed logins per client address, and the temporary ban they earn.
+
+    ``max_failures`` failed logins in a row (none further apart than ``ban_s``) ban the address
+    for ``ban_s``: while banned even the right password is refused, so guessing gets
+    ``max_failures`` tries per ``ban_s`` instead of the 7 a second issue 13 measured. A good
+    login clears the address's count (a station's own typo does not add up over days). At most
+    ``max_tracked`` addresses are remembered, the oldest dropped first: a scan from many
+    addresses must not grow memory. Not thread-safe: the endpoint calls it from its I/O thread.
+    """
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        ban_s: float = 600.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_tracked: int = 10_000,
+    ) -> None:
+        self.max_failures = max_failures
+        self.ban_s = ban_s
+        self.clock = clock
+        self.max_tracked = max_tracked
+        self._failures: dict[str, tuple[int, float]] = {}  # address → (count, last failure)
+        self._banned_until: dict[str, float] = {}
+
+    def banned(self, address: str) -> bool:
+        until = self._banned_until.get(address)
+        if until is None:
+            return False
+        if self.clock() < until:
+            return True
+        del self._banned_until[address]
+        return False
+
+    def failed(self, address: str) -> bool:
+        """Count a failed login; True when it bans the address now."""
+        now = self.clock()
+        count, last = self._failures.pop(address, (0, now))
+        count = count + 1 if now - last <= self.ban_s else 1
+        if count >= self.max_failures:
+            self._banned_until[address] = now + self.ban_s
+            self._forget_oldest(self._banned_until)
+            return True
+        self._failures[address] = (count, now)  # re-inserted: the dict stays oldest first
+        self._forget_oldest(self._failures)
+        return False
+
+    def succeeded(self, address: str) -> None:
+        self._failures.pop(address, None)
+
+    def banned_addresses(self) -> int:
+        now = self.clock()
+        return sum(1 for until in self._banned_until.values() if now < until)
+
+    def _forget_oldest(self, table: dict[str, Any]) -> None:
+        while len(table) > self.max_tracked:
+            del table[next(iter(table))]
+
+
+class _CappedFile:
+    """An upload's part file that refuses to grow beyond ``limit`` bytes.
+
+    pyftpdlib writes each received chunk (64 KiB) through this: the write that would pass the
+    limit is dropped and ``on_exceeded`` called, which closes the data connection with 552 —
+    the upload is cut at the limit, never held in memory.
+    """
+
+    def __init__(self, file: Any, limit: int, on_exceeded: Callable[[], None]) -> None:
+        self._file = file
+        self.limit = limit
+        self.on_exceeded = on_exceeded
+        self.written = 0
+        self.exceeded = False
+        self.name: str = file.name
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._file.closed)
+
+    def write(self, chunk: bytes) -> int:
+        if self.written + len(chunk) > self.limit:
+            if not self.exceeded:
+                self.exceeded = True
+                self.on_exceeded()
+            return 0
+        self.written += len(chunk)
+        written: int = self._file.write(chunk)
+        return written
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class _StationAuthorizer:
@@ -264,6 +387,15 @@ class _StationFilesystem(AbstractedFS):  # type: ignore[misc]  # pyftpdlib has n
 
     listdirinfo = listdir
 
+    def open(self, filename: str, mode: str) -> Any:
+        file = super().open(filename, mode)
+        if "r" in mode:
+            return file
+        handler = self.cmd_channel
+        capped = _CappedFile(file, handler.endpoint.max_upload_bytes, handler.upload_too_large)
+        handler._capped[filename] = capped
+        return capped
+
 
 class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no types
     """One control connection. Class attributes are set per server (``Tt10FtpServer.start``)."""
@@ -274,6 +406,28 @@ class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no typ
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._parts: dict[str, str] = {}  # part file being received → its final name
+        self._capped: dict[str, _CappedFile] = {}  # part file → its size-capped writer
+
+    def handle(self) -> None:
+        # A banned address gets no banner, hence no USER/PASS at all.
+        if self.endpoint.refuse_if_banned(self.remote_ip):
+            self.respond("421 Too many failed logins from your address; try again later.")
+            self.close_when_done()
+            return
+        super().handle()
+
+    def handle_max_cons_per_ip(self) -> None:
+        self.endpoint.count("", "refused")
+        log.warning("tt10 ftp: too many connections from %s; one refused", self.remote_ip)
+        super().handle_max_cons_per_ip()
+
+    def ftp_PASS(self, line: str) -> None:  # noqa: N802 - pyftpdlib's name
+        # A connection opened before its address was banned: even the right password is refused.
+        if self.endpoint.refuse_if_banned(self.remote_ip):
+            self.respond("530 Too many failed logins from your address; try again later.")
+            self.close_when_done()
+            return
+        super().ftp_PASS(line)
 
     @property
     def account(self) -> StationAccount:
@@ -281,6 +435,7 @@ class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no typ
         return account
 
     def on_login(self, username: str) -> None:
+        self.endpoint.login_succeeded(self.remote_ip)
         self.endpoint.count(self.account.station, "logins")
         log.info(
             "tt10 ftp: station %s logged in as %s from %s",
@@ -292,6 +447,8 @@ class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no typ
     def on_login_failed(self, username: str, password: str) -> None:
         self.endpoint.count("", "failed_logins")
         log.warning("tt10 ftp: login as %r from %s refused", username, self.remote_ip)
+        if self.endpoint.login_failed(self.remote_ip):
+            self.close_when_done()
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:  # noqa: N802 - pyftpdlib's name
         account = self.account
@@ -314,6 +471,18 @@ class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no typ
             _remove(part)
         return started
 
+    def upload_too_large(self) -> None:
+        """Cut the upload in progress: 552 is RFC 959's "exceeded storage allocation"."""
+        channel = self.data_channel
+        if channel is None:
+            return
+        limit = self.endpoint.max_upload_bytes
+        channel._resp = (
+            f"552 Upload cut: larger than {limit} bytes, nothing kept.",
+            _pyftpdlib_log.info,
+        )
+        channel.close()  # pyftpdlib then calls on_incomplete_file_received
+
     def ftp_STOU(self, line: str) -> None:  # noqa: N802
         self.respond("502 STOU is not offered: STOR the file under its TT10 name.")
 
@@ -323,6 +492,7 @@ class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no typ
         self.respond("502 Resuming is not offered: send the whole file again.")
 
     def on_file_received(self, file: str) -> None:
+        self._capped.pop(file, None)
         final = self._parts.pop(file, None)
         if final is None:
             return
@@ -343,10 +513,21 @@ class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no typ
         )
 
     def on_incomplete_file_received(self, file: str) -> None:
+        capped = self._capped.pop(file, None)
         final = self._parts.pop(file, None)
         if final is None:
             return
         _remove(file)
+        if capped is not None and capped.exceeded:
+            self.endpoint.count(self.account.station, "too_large")
+            log.warning(
+                "tt10 ftp: station %s: upload of %s cut at %d bytes (max_upload_bytes); "
+                "nothing kept",
+                self.account.station,
+                os.path.basename(final),
+                capped.limit,
+            )
+            return
         self.endpoint.count(self.account.station, "incomplete")
         log.warning(
             "tt10 ftp: station %s: upload of %s interrupted; nothing kept",
@@ -362,6 +543,7 @@ class _StationHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no typ
             _remove(part)
         if parts:
             self._parts.clear()
+        getattr(self, "_capped", {}).clear()
 
 
 def _remove(path: str) -> None:
@@ -393,6 +575,12 @@ class Tt10FtpServer:
         timeout_s: float = 300.0,
         auth_failed_delay_s: float = 3.0,
         max_connections: int = 256,
+        max_connections_per_ip: int = 16,
+        max_upload_bytes: int = 1_048_576,
+        login_guard: LoginGuard | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_required: bool = True,
     ) -> None:
         self.inbox = inbox
         self.accounts = dict(accounts)
@@ -404,6 +592,14 @@ class Tt10FtpServer:
         # A refused login is answered only after this delay: password guessing stays slow.
         self.auth_failed_delay_s = auth_failed_delay_s
         self.max_connections = max_connections
+        # Several stations behind one mobile carrier's NAT share an address: room for them.
+        self.max_connections_per_ip = max_connections_per_ip
+        # A TT10 file is a few hundred bytes, a day of them at most some KB: 1 MiB is generous.
+        self.max_upload_bytes = max_upload_bytes
+        self.guard = login_guard or LoginGuard()
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.tls_required = tls_required
         self.totals = FtpCounters()
         self.per_station: dict[str, FtpCounters] = {}
         self._lock = threading.Lock()
@@ -422,6 +618,9 @@ class Tt10FtpServer:
             port=endpoint.port,
             passive_ports=endpoint.passive_ports,
             public_address=endpoint.public_address,
+            tls_cert=endpoint.tls_cert,
+            tls_key=endpoint.tls_key,
+            tls_required=endpoint.tls_required,
         )
 
     @property
@@ -438,10 +637,12 @@ class Tt10FtpServer:
         self.inbox.mkdir(parents=True, exist_ok=True)
         home = os.path.normpath(os.path.realpath(self.inbox))
         self._remove_orphan_parts(home)
+        bases, tls = self._tls_handler()
         handler = type(
             "Tt10FtpHandler",
-            (_StationHandler,),
+            bases,
             {
+                **tls,
                 "endpoint": self,
                 "authorizer": _StationAuthorizer(home, self.accounts),
                 "passive_ports": (
@@ -465,6 +666,7 @@ class Tt10FtpServer:
                 f"TT10 FTP endpoint cannot listen on {self.host}:{self.port}: {exc.strerror}",
             ) from exc
         server.max_cons = self.max_connections
+        server.max_cons_per_ip = self.max_connections_per_ip
         self._server = server
         self._stopping.clear()
         self._thread = threading.Thread(target=self._serve, name="tt10-ftp", daemon=True)
@@ -480,6 +682,43 @@ class Tt10FtpServer:
             self.inbox,
             "{}-{}".format(*self.passive_ports) if self.passive_ports else "any",
         )
+        log.info(
+            "tt10 ftp: FTPS %s; uploads up to %d bytes; %d connection(s) per address; "
+            "%d failed logins ban an address for %g s",
+            ("required" if self.tls_required else "optional") if self.tls_cert else "off",
+            self.max_upload_bytes,
+            self.max_connections_per_ip,
+            self.guard.max_failures,
+            self.guard.ban_s,
+        )
+
+    def _tls_handler(self) -> tuple[tuple[type, ...], dict[str, Any]]:
+        """The handler's bases and TLS attributes; the certificate is loaded now, so a wrong
+        path or key stops the start instead of every login."""
+        if self.tls_cert is None:
+            return (_StationHandler,), {}
+        try:
+            from pyftpdlib.handlers import TLS_FTPHandler
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise FtpConfigError(
+                "FTPS (tls_cert) needs pyOpenSSL: pip install 'quantrac[ftp]'"
+            ) from exc
+        attributes: dict[str, Any] = {
+            "certfile": self.tls_cert,
+            "keyfile": self.tls_key,
+            "ssl_context": None,  # pyftpdlib caches one per class: this endpoint's own
+            "tls_control_required": self.tls_required,
+            "tls_data_required": self.tls_required,
+        }
+        probe: Any = type("Tt10TlsProbe", (TLS_FTPHandler,), attributes)
+        try:
+            attributes["ssl_context"] = probe.get_ssl_context()
+        except Exception as exc:  # OpenSSL.SSL.Error, OSError: a file missing or not PEM
+            raise FtpConfigError(
+                f"TT10 FTP endpoint: cannot use tls_cert={self.tls_cert}"
+                f"{f' tls_key={self.tls_key}' if self.tls_key else ''}: {exc}"
+            ) from exc
+        return (_StationHandler, TLS_FTPHandler), attributes
 
     def _serve(self) -> None:
         server = self._server
@@ -520,6 +759,32 @@ class Tt10FtpServer:
                 log.info("tt10 ftp: removing %s, left by an interrupted upload", name)
                 _remove(os.path.join(home, name))
 
+    def login_failed(self, address: str) -> bool:
+        """Count a failed login from ``address``; True when that bans it (the caller hangs up)."""
+        with self._lock:
+            banned = self.guard.failed(address)
+        if banned:
+            self.count("", "bans")
+            log.warning(
+                "tt10 ftp: %s banned for %g s after %d failed logins",
+                address,
+                self.guard.ban_s,
+                self.guard.max_failures,
+            )
+        return banned
+
+    def login_succeeded(self, address: str) -> None:
+        with self._lock:
+            self.guard.succeeded(address)
+
+    def refuse_if_banned(self, address: str) -> bool:
+        with self._lock:
+            banned = self.guard.banned(address)
+        if banned:
+            self.count("", "refused_banned")
+            log.info("tt10 ftp: %s is banned; refused", address)
+        return banned
+
     def count(self, station: str, counter: str, size: int = 0) -> None:
         with self._lock:
             targets = [self.totals]
@@ -535,6 +800,11 @@ class Tt10FtpServer:
             return {
                 "listening": f"{host}:{port}" if self._thread is not None else None,
                 "inbox": str(self.inbox),
+                "tls": ("required" if self.tls_required else "optional")
+                if self.tls_cert
+                else "off",
+                "max_upload_bytes": self.max_upload_bytes,
+                "banned_addresses": self.guard.banned_addresses(),
                 "totals": asdict(self.totals),
                 "stations": {s: asdict(c) for s, c in sorted(self.per_station.items())},
             }

@@ -11,8 +11,11 @@ import io
 import logging
 import shutil
 import signal
+import ssl
+import subprocess
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +30,7 @@ from gateway.tt10 import VIETNAM_TIME, Tt10Inbox, stations_by_code, tt10_ftp_for
 from gateway.tt10.ftp import (
     FtpConfigError,
     FtpEndpoint,
+    LoginGuard,
     StationAccount,
     Tt10FtpServer,
     ftp_accounts,
@@ -569,3 +573,244 @@ def test_the_gateway_command_runs_the_endpoint_into_its_inbox(
     assert code == 0, log.read_text()
     assert "tt10 ftp: stopped (1 upload(s))" in " ".join(log.read_text().split())
     assert not any(work.glob("rejected/*"))
+
+
+# -- hardening (issue 13): upload size, failed-login ban, connections per address, FTPS --------
+
+
+class _Zeros(io.RawIOBase):
+    """``total`` bytes read in 64 KiB chunks made on demand: an upload of any size from a few
+    KB of memory; ``sent`` counts what the client handed to the socket."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.sent = 0
+        self._chunk = b"0" * 65_536
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._chunk[: min(len(self._chunk), self.total - self.sent)]
+        self.sent += len(chunk)
+        return chunk
+
+
+def test_an_oversize_upload_is_cut_at_the_limit_with_memory_flat(tmp_path: Path) -> None:
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    limit = 1_048_576
+    name = "TTH_KCNPHUBAI_NT01_20261122161500.txt"
+    with Tt10FtpServer(tmp_path / "inbox", accounts, port=0, max_upload_bytes=limit) as endpoint:
+        source = _Zeros(100 * 1_048_576)
+        tracemalloc.start()
+        try:
+            ftp = login(endpoint)
+            # 552 when the client reads the reply before its next send, else a reset socket.
+            with pytest.raises((ftplib.error_perm, OSError)):
+                ftp.storbinary(f"STOR {name}", source, blocksize=65_536)
+            ftp.close()
+            _wait_for(lambda: endpoint.totals.too_large == 1, "the cut upload to be counted")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        health = endpoint.health()
+    # Cut at the limit while receiving: the client could push no more than the limit and what
+    # the sockets' buffers hold, far from the 100 MB it had; server and client together
+    # allocated a few MB at most (issue 13: the gateway grew by 1,000 MB for a 200 MB upload).
+    assert source.sent < 32 * 1_048_576
+    assert peak < 16 * 1_048_576
+    assert visible_files(endpoint.inbox) == []
+    assert parts(endpoint.inbox) == []
+    assert health["totals"]["too_large"] == 1
+    assert health["totals"]["uploads"] == 0
+    assert health["max_upload_bytes"] == limit
+
+
+def test_an_upload_at_the_limit_is_taken(tmp_path: Path) -> None:
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    name = "TTH_KCNPHUBAI_NT01_20261122161500.txt"
+    with Tt10FtpServer(tmp_path / "inbox", accounts, port=0, max_upload_bytes=4096) as endpoint:
+        upload(endpoint, "nt01", name, b"x" * 4096)
+        _wait_for(lambda: endpoint.totals.uploads == 1, "the upload to be counted")
+        assert (endpoint.inbox / name).stat().st_size == 4096
+        assert endpoint.totals.too_large == 0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("steps", "banned_after"),
+    [
+        # (seconds since the last step, "fail" | "ok" | "check") … → banned after each step
+        ([(0, "fail")] * 4, [False] * 4),
+        ([(0, "fail")] * 5, [False] * 4 + [True]),
+        ([(0, "fail")] * 4 + [(0, "ok"), (0, "fail")], [False] * 6),  # a good login clears
+        ([(0, "fail")] * 4 + [(601, "fail")], [False] * 5),  # too far apart: counting anew
+        ([(0, "fail")] * 5 + [(599, "check")], [False] * 4 + [True, True]),
+        ([(0, "fail")] * 5 + [(600, "check")], [False] * 4 + [True, False]),  # the ban ends
+        ([(0, "fail")] * 5 + [(600, "fail")], [False] * 4 + [True, False]),  # a fresh count
+    ],
+    ids=["4-fail", "5-ban", "ok-clears", "spread-out", "still-banned", "ban-ends", "new-count"],
+)
+def test_the_login_guard(steps: list[tuple[float, str]], banned_after: list[bool]) -> None:
+    clock = _Clock()
+    guard = LoginGuard(max_failures=5, ban_s=600, clock=clock)
+    seen = []
+    for wait, what in steps:
+        clock.now += wait
+        if what == "fail":
+            guard.failed("198.51.100.7")
+        elif what == "ok":
+            guard.succeeded("198.51.100.7")
+        seen.append(guard.banned("198.51.100.7"))
+    assert seen == banned_after
+    assert not guard.banned("198.51.100.8")  # per address
+
+
+def test_the_login_guard_remembers_a_bounded_number_of_addresses() -> None:
+    guard = LoginGuard(max_failures=5, ban_s=600, clock=_Clock(), max_tracked=100)
+    for n in range(10_000):
+        guard.failed(f"10.0.{n // 256}.{n % 256}")
+    assert len(guard._failures) == 100
+
+
+def test_repeated_failed_logins_ban_the_address_even_for_the_right_password(
+    tmp_path: Path,
+) -> None:
+    clock = _Clock()
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    guard = LoginGuard(max_failures=5, ban_s=600, clock=clock)
+    with Tt10FtpServer(
+        tmp_path / "inbox", accounts, port=0, auth_failed_delay_s=0.01, login_guard=guard
+    ) as endpoint:
+        early = connect(endpoint)  # opened before the ban
+        for attempt in range(5):
+            with connect(endpoint) as ftp, pytest.raises(ftplib.error_perm, match=r"^530"):
+                ftp.login("nt01", f"guess-{attempt}")
+        _wait_for(lambda: endpoint.totals.bans == 1, "the ban")
+        # A new connection gets no banner; one opened before gets no login.
+        with pytest.raises(ftplib.error_temp, match=r"^421 Too many failed logins"):
+            connect(endpoint)
+        with early, pytest.raises(ftplib.error_perm, match=r"^530 Too many failed logins"):
+            early.login("nt01", PASSWORDS["QUANTRAC_FTP_NT01"])
+        health = endpoint.health()
+        assert health["banned_addresses"] == 1
+        assert health["totals"]["failed_logins"] == 5
+        assert health["totals"]["refused_banned"] == 2
+        assert health["totals"]["logins"] == 0
+        clock.now += 600  # the ban is over
+        login(endpoint).quit()
+        assert endpoint.health()["banned_addresses"] == 0
+
+
+def test_connections_per_address_are_limited(tmp_path: Path) -> None:
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    with Tt10FtpServer(tmp_path / "inbox", accounts, port=0, max_connections_per_ip=2) as endpoint:
+        first, second = connect(endpoint), connect(endpoint)
+        with pytest.raises(ftplib.error_temp, match=r"^421 Too many connections from the same IP"):
+            connect(endpoint)
+        first.close()
+        second.close()
+        _wait_for(lambda: endpoint.totals.refused == 1, "the refusal to be counted")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made by the openssl command line."""
+    if shutil.which("openssl") is None:
+        pytest.fail("the FTPS tests need the openssl command: apt-get install openssl")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _ftps_client(cert: Path) -> ftplib.FTP_TLS:
+    context = ssl.create_default_context(cafile=str(cert))  # verifies the gateway's certificate
+    return ftplib.FTP_TLS(context=context, timeout=10)
+
+
+def test_ftps_login_and_upload_with_a_certificate_made_here(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    where = FtpEndpoint.parse(f"127.0.0.1:0,tls_cert={cert},tls_key={key}")
+    name, content = _numbered(PLANT, 0)
+    with Tt10FtpServer.at(where, tmp_path / "inbox", accounts) as endpoint:
+        ftps = _ftps_client(cert)
+        ftps.connect(*endpoint.address)
+        ftps.login("nt01", PASSWORDS["QUANTRAC_FTP_NT01"])  # AUTH TLS first, then USER/PASS
+        ftps.prot_p()  # the data connection encrypted too
+        ftps.storbinary(f"STOR {name}", io.BytesIO(content))
+        ftps.quit()
+        _wait_for(lambda: endpoint.totals.uploads == 1, "the upload to be counted")
+        assert (endpoint.inbox / name).read_bytes() == content
+        # Required by default: a plain login is refused before the password is read.
+        with connect(endpoint) as plain, pytest.raises(ftplib.error_perm, match=r"^550 SSL/TLS"):
+            plain.login("nt01", PASSWORDS["QUANTRAC_FTP_NT01"])
+        # And a protected login with clear data is refused too.
+        with _ftps_client(cert) as ftps:
+            ftps.connect(*endpoint.address)
+            ftps.login("nt01", PASSWORDS["QUANTRAC_FTP_NT01"])
+            with pytest.raises(ftplib.error_perm, match=r"^550 SSL/TLS required on the data"):
+                ftps.storbinary(f"STOR {name}", io.BytesIO(content))
+        assert endpoint.health()["tls"] == "required"
+
+
+def test_ftps_optional_lets_a_plain_logger_in(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    accounts = ftp_accounts(STATIONS, PASSWORDS)
+    where = FtpEndpoint.parse(f"127.0.0.1:0,tls_cert={cert},tls_key={key},tls=optional")
+    with Tt10FtpServer.at(where, tmp_path / "inbox", accounts) as endpoint:
+        login(endpoint).quit()
+        assert endpoint.health()["tls"] == "optional"
+
+
+def test_a_wrong_certificate_fails_the_start(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-cert.pem"
+    bad.write_text("not a certificate\n")
+    endpoint = Tt10FtpServer(tmp_path / "inbox", {}, port=0, tls_cert=str(bad))
+    with pytest.raises(FtpConfigError, match="cannot use tls_cert="):
+        endpoint.start()
+    endpoint.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "0.0.0.0:990,tls_cert=/etc/q/cert.pem,tls_key=/etc/q/key.pem",
+            FtpEndpoint("0.0.0.0", 990, tls_cert="/etc/q/cert.pem", tls_key="/etc/q/key.pem"),
+        ),
+        (
+            "0.0.0.0:21,tls_cert=/c.pem,tls=optional",
+            FtpEndpoint("0.0.0.0", 21, tls_cert="/c.pem", tls_required=False),
+        ),
+        ("0.0.0.0:21,tls=required,tls_cert=/c.pem", FtpEndpoint("0.0.0.0", 21, tls_cert="/c.pem")),
+    ],
+)
+def test_tls_endpoint_parsing(text: str, expected: FtpEndpoint) -> None:
+    assert FtpEndpoint.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["h:21,tls_key=/k.pem", "h:21,tls=optional", "h:21,tls_cert=/c,tls=maybe"]
+)
+def test_tls_options_without_a_certificate_are_refused(text: str) -> None:
+    with pytest.raises(FtpConfigError, match="FTP endpoint"):
+        FtpEndpoint.parse(text)
