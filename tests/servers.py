@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+SHIPPED_ACL = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "acl"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -60,6 +62,29 @@ class Mosquitto:
     process: subprocess.Popen[bytes] | None = None
     # (user, password): anonymous clients are refused, this one account is allowed.
     account: tuple[str, str] | None = None
+    # The shipped ACL and these accounts (name → password) instead: see :meth:`shipped`.
+    acl_file: Path | None = None
+    accounts: dict[str, str] = field(default_factory=dict)
+    # (CA, server certificate, server key): a TLS listener on ``tls_port`` as well.
+    tls: tuple[Path, Path, Path] | None = None
+    tls_port: int = field(default_factory=free_port)
+
+    @classmethod
+    def shipped(
+        cls,
+        directory: Path,
+        accounts: dict[str, str],
+        tls: tuple[Path, Path, Path] | None = None,
+    ) -> Mosquitto:
+        """A broker with deploy/mosquitto/acl and one account per name, as in production."""
+        return cls(directory, acl_file=SHIPPED_ACL, accounts=accounts, tls=tls)
+
+    def url_for(self, user: str, *, tls: bool = False) -> str:
+        """The broker URL with one of the accounts' name and password in it."""
+        password = urllib.parse.quote(self.accounts[user], safe="")
+        if tls:
+            return f"mqtts://{user}:{password}@localhost:{self.tls_port}"
+        return f"mqtt://{user}:{password}@127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -82,12 +107,23 @@ class Mosquitto:
                 check=True,
             )
             auth = f"allow_anonymous false\npassword_file {passwords}\n"
+        if self.accounts:
+            auth = self._write_accounts()
+        tls = ""
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            tls = (
+                f"listener {self.tls_port} 127.0.0.1\n"
+                f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\ntls_version tlsv1.2\n"
+            )
         # Started as root, Mosquitto drops to the "mosquitto" user, which cannot write the
         # persistence file or read the password file in a root-owned temporary directory.
         user = "user root\n" if os.geteuid() == 0 else ""
         config.write_text(
-            f"{user}listener {self.port} 127.0.0.1\n"
+            f"{user}per_listener_settings false\n"
             f"{auth}"
+            f"listener {self.port} 127.0.0.1\n"
+            f"{tls}"
             "persistence true\n"
             f"persistence_location {self.directory}/\n"
             "max_queued_messages 200000\n"
@@ -97,11 +133,24 @@ class Mosquitto:
         self.process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.PIPE)
         try:
             wait_for_port(self.port)
+            if self.tls is not None:
+                wait_for_port(self.tls_port)
         except TimeoutError:
             self.process.kill()
             log = self.directory / "mosquitto.log"
             text = log.read_text()[-2000:] if log.exists() else "(no log)"
             raise RuntimeError(f"mosquitto did not start: {text}") from None
+
+    def _write_accounts(self) -> str:
+        """The password file, hashed by ``mosquitto_passwd -U`` as make-accounts.sh does."""
+        passwords = self.directory / "passwords"
+        passwords.write_text("".join(f"{n}:{p}\n" for n, p in self.accounts.items()))
+        passwords.chmod(0o600)
+        subprocess.run(
+            [require_binary("mosquitto_passwd", "mosquitto"), "-U", str(passwords)], check=True
+        )
+        acl = f"acl_file {self.acl_file}\n" if self.acl_file is not None else ""
+        return f"allow_anonymous false\npassword_file {passwords}\n{acl}"
 
     def stop(self) -> None:
         """SIGTERM: Mosquitto writes its persistence file on the way out."""
