@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 # Names FTP servers and clients give a file while it is still being uploaded; it is renamed
 # when complete, so it is neither taken nor rejected.
 _UPLOADING_SUFFIXES = (".part", ".filepart", ".partial", ".tmp", ".temp", ".crdownload")
+# What a dead letter of a too-large file carries: its head (the dead letter cuts at 4 KiB).
+DEAD_LETTER_HEAD = 4096
 
 
 @dataclass
@@ -243,15 +245,35 @@ class Tt10Inbox:
     # -- the blocking steps, run in a thread --------------------------------------------------
 
     def _examine(self, path: Path) -> _Outcome:
-        content = path.read_bytes()
-        outcome = _Outcome(path, content)
-        outcome.digest = hashlib.sha256(content).hexdigest()
         try:
             code = parse_file_name(path.name, self.tz).code
         except ValueError:
             code = ""
         station = self.stations.get(code)
-        outcome.station = station.id if station else ""
+        station_id = station.id if station else ""
+        # Never more than the limit in memory (issue 13: a 200 MB file was read whole): read
+        # one byte past it to know it is too large, keep only a head for the dead letter.
+        limit = self.limits.max_file_bytes
+        try:
+            with path.open("rb") as file:
+                content = file.read(limit + 1)
+        except OSError as exc:
+            return self._refused(path, station_id, b"", f"unreadable: {exc.strerror or exc}")
+        if len(content) > limit:
+            try:
+                size = f"{path.stat().st_size} bytes"
+            except OSError:
+                size = "size unknown"
+            return self._refused(
+                path,
+                station_id,
+                content[:DEAD_LETTER_HEAD],
+                f"too large: {size}, more than the {limit} a TT10 file may have "
+                "(one is a few hundred bytes)",
+            )
+        outcome = _Outcome(path, content)
+        outcome.digest = hashlib.sha256(content).hexdigest()
+        outcome.station = station_id
         assert self._index is not None
         outcome.duplicate_of = self._index.seen(outcome.digest) if content else None
         if outcome.duplicate_of is not None:
@@ -264,6 +286,13 @@ class Tt10Inbox:
             outcome.rejection = rejection
             if not station and code:
                 self.unknown_codes[code] += 1
+        return outcome
+
+    @staticmethod
+    def _refused(path: Path, station: str, head: bytes, reason: str) -> _Outcome:
+        """A file rejected before it is parsed: too large, or unreadable."""
+        outcome = _Outcome(path, head, station=station)
+        outcome.rejection = Tt10FileRejected(LineProblem(path.name, 0, reason), station)
         return outcome
 
     def _counters(self, station: str) -> list[Tt10Counters]:

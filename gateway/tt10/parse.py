@@ -155,10 +155,24 @@ def parse_file_name(name: str, tz: tzinfo = VIETNAM_TIME) -> Tt10FileName:
 
 @dataclass(frozen=True, slots=True)
 class Tt10Limits:
-    """How far a timestamp may be from the clock and from the file name's time."""
+    """How far a timestamp may be from the clock and from the file name's time; how large a
+    file may be (a TT10 file is a few hundred bytes: 1 MiB is thousands of lines)."""
 
     future: timedelta = timedelta(hours=1)
     from_file_name: timedelta = timedelta(hours=1)
+    max_file_bytes: int = 1_048_576
+
+
+# What a reason quotes of an offending line (or a value in it): issue 13 found a rejected
+# 200 MB one-line file's whole line copied into its .reason file.
+EXCERPT_CHARS = 200
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +286,9 @@ def parse_tt10(
         )
 
     def reject(line: int, reason: str, text: str = "") -> Tt10FileRejected:
-        return Tt10FileRejected(LineProblem(file, line, reason, text), station.id)
+        # The reason may quote a field of the line: both are cut (EXCERPT_CHARS).
+        problem = LineProblem(file, line, excerpt(reason, 2 * EXCERPT_CHARS), excerpt(text))
+        return Tt10FileRejected(problem, station.id)
 
     text = _decode(file, content)
     if not text.strip():
@@ -294,7 +310,9 @@ def parse_tt10(
         fields = line.split()
 
         def skip(reason: str, number: int = number, line: str = line) -> None:
-            skipped.append(LineProblem(file, number, reason, line))
+            skipped.append(
+                LineProblem(file, number, excerpt(reason, 2 * EXCERPT_CHARS), excerpt(line))
+            )
 
         if len(fields) != 5:
             skip(

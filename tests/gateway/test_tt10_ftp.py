@@ -814,3 +814,53 @@ def test_tls_endpoint_parsing(text: str, expected: FtpEndpoint) -> None:
 def test_tls_options_without_a_certificate_are_refused(text: str) -> None:
     with pytest.raises(FtpConfigError, match="FTP endpoint"):
         FtpEndpoint.parse(text)
+
+
+# -- the inbox's own guards: files arrive by other ways than this endpoint too ------------------
+
+
+async def test_a_huge_file_is_rejected_without_being_read(server: Tt10FtpServer) -> None:
+    name = "TTH_KCNPHUBAI_NT01_20261122161500.txt"
+    huge = server.inbox / name
+    server.inbox.mkdir(parents=True, exist_ok=True)
+    with huge.open("wb") as file:
+        file.truncate(200 * 1_048_576)  # sparse: 200 MB of NULs in one "line", no disk used
+    tracemalloc.start()
+    try:
+        inbox, recording, task = start_inbox(server, PLANT.now)
+        try:
+            await until(lambda: inbox.totals.files_rejected == 1)
+        finally:
+            await stop_task(task)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1_048_576  # the limit (1 MiB) read at most, never the 200 MB
+    reason = (inbox.rejected_dir / f"{name}.reason").read_text(encoding="utf-8")
+    assert reason == (
+        f"{name}: too large: 209715200 bytes, more than the 1048576 a TT10 file may have "
+        "(one is a few hundred bytes)\n"
+    )
+    assert (inbox.rejected_dir / name).stat().st_size == 200 * 1_048_576  # moved, not copied
+    ((letter,),) = [recording.rejected]
+    assert letter.station == "xlnt_phu_bai"
+    assert len(letter.payload) <= 4096
+    assert recording.batches == []
+
+
+async def test_a_reason_quotes_a_short_excerpt_of_a_long_line(server: Tt10FtpServer) -> None:
+    long_line = "X" * 500_000
+    content = PLANT.file.read_bytes() + long_line.encode() + b"\n"
+    server.inbox.mkdir(parents=True, exist_ok=True)
+    (server.inbox / PLANT.file.name).write_bytes(content)
+    inbox, recording, task = start_inbox(server, PLANT.now)
+    try:
+        await until(lambda: inbox.totals.files_processed == 1)
+    finally:
+        await stop_task(task)
+    assert_readings(PLANT, recording.batches[0][1])  # the good lines are kept
+    reason = (inbox.archive_dir / "2026" / "11" / f"{PLANT.file.name}.reason").read_text("utf-8")
+    assert len(reason) < 1_000
+    assert f"{'X' * 200}… (500000 characters)" in reason
+    (letter,) = recording.rejected
+    assert len(letter.payload) < 1_000
