@@ -600,6 +600,9 @@ class Tt10FtpServer:
         self.tls_cert = tls_cert
         self.tls_key = tls_key
         self.tls_required = tls_required
+        # The certificate is loaded now: a wrong path or key stops the gateway's start with a
+        # message, as a missing password does, instead of failing every login.
+        self._bases, self._tls = self._tls_handler()
         self.totals = FtpCounters()
         self.per_station: dict[str, FtpCounters] = {}
         self._lock = threading.Lock()
@@ -637,12 +640,11 @@ class Tt10FtpServer:
         self.inbox.mkdir(parents=True, exist_ok=True)
         home = os.path.normpath(os.path.realpath(self.inbox))
         self._remove_orphan_parts(home)
-        bases, tls = self._tls_handler()
         handler = type(
             "Tt10FtpHandler",
-            bases,
+            self._bases,
             {
-                **tls,
+                **self._tls,
                 "endpoint": self,
                 "authorizer": _StationAuthorizer(home, self.accounts),
                 "passive_ports": (
@@ -693,8 +695,7 @@ class Tt10FtpServer:
         )
 
     def _tls_handler(self) -> tuple[tuple[type, ...], dict[str, Any]]:
-        """The handler's bases and TLS attributes; the certificate is loaded now, so a wrong
-        path or key stops the start instead of every login."""
+        """The handler's bases and TLS attributes, the certificate loaded."""
         if self.tls_cert is None:
             return (_StationHandler,), {}
         try:

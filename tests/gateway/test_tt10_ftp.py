@@ -781,13 +781,13 @@ def test_ftps_optional_lets_a_plain_logger_in(
         assert endpoint.health()["tls"] == "optional"
 
 
-def test_a_wrong_certificate_fails_the_start(tmp_path: Path) -> None:
-    bad = tmp_path / "not-a-cert.pem"
-    bad.write_text("not a certificate\n")
-    endpoint = Tt10FtpServer(tmp_path / "inbox", {}, port=0, tls_cert=str(bad))
-    with pytest.raises(FtpConfigError, match="cannot use tls_cert="):
-        endpoint.start()
-    endpoint.stop()
+@pytest.mark.parametrize("what", ["not-pem", "missing"])
+def test_a_wrong_certificate_fails_at_once(tmp_path: Path, what: str) -> None:
+    cert = tmp_path / "cert.pem"
+    if what == "not-pem":
+        cert.write_text("not a certificate\n")
+    with pytest.raises(FtpConfigError, match=f"cannot use tls_cert={cert}"):
+        Tt10FtpServer(tmp_path / "inbox", {}, port=0, tls_cert=str(cert))
 
 
 @pytest.mark.parametrize(
