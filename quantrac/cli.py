@@ -22,6 +22,7 @@ from quantrac.alerting_cli import (
     rules_app,
     silences_app,
 )
+from quantrac.auth import ApiSecurity, KeyStore
 from quantrac.cli_common import (
     DEFAULT_SITE,
     console,
@@ -30,6 +31,7 @@ from quantrac.cli_common import (
     setup_logging,
     site_or_exit,
 )
+from quantrac.keys_cli import audit_app, keys_app
 from quantrac.settings import Settings, get_settings
 from quantrac.site import Site, SiteConfigError, load_site
 from quantrac.technician import modbus_app, station_app
@@ -47,6 +49,8 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silences_app, name="silences")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 app.command("alerting")(alerting)
 
 SiteArg = Annotated[Path, typer.Argument(help="site directory (site.yaml + stations/)")]
@@ -328,9 +332,14 @@ def api(
         stations=dict(site.stations) if site else {},
         site_name=site.settings.name if site else "",
         incidents=IncidentStore(incidents_file) if incidents_file.exists() else None,
+        security=ApiSecurity(
+            KeyStore(settings.api_keys_path), settings.api_open_reads, settings.cors_origins
+        ),
     )
     server = api_server(create_app(context), host or settings.api_host, port or settings.api_port)
     console.print(f"API on http://{server.config.host}:{server.config.port}/stations")
+    if settings.api_open_reads:
+        console.print("  reads open without a key (QUANTRAC_API_OPEN_READS); actions need one")
 
     async def main() -> None:
         try:

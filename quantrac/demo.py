@@ -35,6 +35,7 @@ from gateway.config import StationConfig, TcpConnection, Tt10Source
 from gateway.tt10 import tt10_inbox_for
 from quantrac.alerting_app import build_alerting, compressed_rules, site_rules
 from quantrac.api import ApiContext, create_app
+from quantrac.auth import KEYS_FILE, ApiSecurity, KeyStore
 from quantrac.board import index_board
 from quantrac.runners import GatewayService, api_server, free_port, station_catalog
 from quantrac.scenario import WastewaterOutlet, simulators_for
@@ -197,6 +198,10 @@ async def hostile_stranger(bus: InProcessBus, collector: Collector, console: Con
     )
 
 
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost")
+
+
 async def run_demo(
     site: Site,
     *,
@@ -252,6 +257,11 @@ async def run_demo(
         },
         incidents=alerting.incidents,
         station_health=gateway.station_health,
+        # A laptop demo on the loopback address: reads open so a newcomer's browser and curl
+        # work at once; actions still want an operator key, made with the command printed
+        # below (not made and printed here: a key in a terminal's scrollback is a secret in a
+        # log). Listening on another address, reads want a key too.
+        security=ApiSecurity(KeyStore(data_dir / KEYS_FILE), open_reads=_loopback(host)),
     )
     server = api_server(create_app(context), host, port)
     watch = FloodWatch(console, store, stations)
@@ -270,6 +280,12 @@ async def run_demo(
     console.print(f"  API:    {base}/stations/kim_long/latest")
     console.print(f"          {base}/stations/kim_long/readings?param=water_level")
     console.print(f"          {base}/stations   {base}/health   {base}/docs")
+    reads = "open on this machine" if context.security.open_reads else "need a viewer key"
+    console.print(f"          reads {reads}; to acknowledge or silence, make a key:")
+    console.print(
+        f"          quantrac keys create --role operator --name me --data-dir {data_dir}",
+        highlight=False,
+    )
     console.print("  Ctrl-C stops the demo.\n")
 
     def show_board() -> None:

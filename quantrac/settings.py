@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from quantrac.auth import KEYS_FILE
+
 
 class Settings(BaseSettings):
     """Environment variables ``QUANTRAC_*``; command-line options override them."""
@@ -24,6 +26,11 @@ class Settings(BaseSettings):
     # Where readings are stored (docs/storage.md): a SQLite path or sqlite:///, influxdb://,
     # influxdb2://, victoriametrics:// URL. Default: SQLite under the data directory.
     store_url: str | None = None
+    # The API (docs/security.md): reads without a key only when the site says so — a closed
+    # IOC network — never by default; the origins a browser may call it from, comma-separated
+    # (none: no CORS headers at all).
+    api_open_reads: bool = False
+    api_cors_origins: str = ""
 
     @property
     def sqlite_path(self) -> Path:
@@ -32,6 +39,15 @@ class Settings(BaseSettings):
     @property
     def store(self) -> str:
         return self.store_url or str(self.sqlite_path)
+
+    @property
+    def api_keys_path(self) -> Path:
+        """API keys (their hashes only) and the audit log of actions."""
+        return self.data_dir / KEYS_FILE
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]
 
     @property
     def forward_queue_path(self) -> Path:

@@ -21,6 +21,7 @@ from gateway.bus.mqtt import MqttBus, MqttSettings
 from gateway.model import Quality, Reading, ReadingBatch
 from gateway.wire import CLEAN_FILTER, decode_batch, encode_batch, raw_topic
 from quantrac.api import ApiContext, create_app
+from quantrac.auth import ApiSecurity
 from quantrac.demo import demo_stations
 from quantrac.runners import GatewayService, station_catalog
 from quantrac.scenario import KIM_LONG, PHU_OC, simulators_for
@@ -61,7 +62,13 @@ async def _run_slice(site: Site, gateway_bus: Bus, collector_bus: Bus, store: Sq
     assert {r.quality for r in clean_batch.readings} <= {Quality.GOOD, Quality.BAD}
     assert gateway.poller.health["kim_long"].online
 
-    app = create_app(ApiContext(store=store, stations={s.id: s for s in stations}))
+    app = create_app(
+        ApiContext(
+            store=store,
+            stations={s.id: s for s in stations},
+            security=ApiSecurity(open_reads=True),  # a closed network's reads; keys: test_api_auth
+        )
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
         latest = (await api.get("/stations/kim_long/latest")).json()

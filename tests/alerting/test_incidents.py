@@ -226,12 +226,17 @@ async def test_silences_through_the_api(tmp_path: Path) -> None:
 
     from collector.store.sqlite import SqliteStore
     from quantrac.api import ApiContext, create_app
+    from quantrac.auth import ApiSecurity, KeyStore, Role
 
     incidents = IncidentStore(tmp_path / "incidents.sqlite3")
     store = SqliteStore(tmp_path / "q.sqlite3")
-    transport = httpx.ASGITransport(app=create_app(ApiContext(store=store, incidents=incidents)))
+    keys = KeyStore(tmp_path / "api-keys.sqlite3")
+    _, key = keys.create("trực ban", Role.OPERATOR, datetime.now(UTC))
+    app = create_app(ApiContext(store=store, incidents=incidents, security=ApiSecurity(keys)))
+    transport = httpx.ASGITransport(app=app)
     silence = {"by": "kỹ thuật", "comment": "thay cảm biến", "station": "kim_long", "hours": 1}
-    async with httpx.AsyncClient(transport=transport, base_url="http://a") as api:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://a", headers=headers) as api:
         unscoped = await api.post("/silences", json=silence)
         made = await api.post("/silences", json={**silence, "receivers": ["ky_thuat"]})
         everyone = await api.post("/silences", json={**silence, "all": True})

@@ -10,6 +10,7 @@ import httpx
 from collector.store.sqlite import SqliteStore
 from gateway.model import Quality, Reading
 from quantrac.api import ApiContext, create_app
+from quantrac.auth import ApiSecurity, KeyStore, Role
 from quantrac.runners import station_catalog
 from quantrac.site import load_site
 from tests.conftest import EXAMPLE_SITE
@@ -28,7 +29,9 @@ async def test_derived_series_and_windows(tmp_path: Path) -> None:
                     quality=Quality.BAD, reason="spike")  # fmt: skip
     total = Reading("nam_dong", "rain_24h", 180.0, "mm", T0 + timedelta(hours=1))
     store.write([*levels, spike, total])
-    app = create_app(ApiContext(store=store, stations=dict(site.stations)))
+    # Reads open, as on a closed network (keys and roles: test_api_auth.py).
+    security = ApiSecurity(open_reads=True)
+    app = create_app(ApiContext(store=store, stations=dict(site.stations), security=security))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://a"
     ) as api:
@@ -59,9 +62,12 @@ async def test_incidents_listed_and_acknowledged(tmp_path: Path) -> None:
                facts={"label": "BĐ II"})
     )  # fmt: skip
     store = SqliteStore(tmp_path / "q.sqlite3")
-    app = create_app(ApiContext(store=store, incidents=incidents))
+    keys = KeyStore(tmp_path / "api-keys.sqlite3")
+    _, key = keys.create("trực ban", Role.OPERATOR, T0)
+    app = create_app(ApiContext(store=store, incidents=incidents, security=ApiSecurity(keys)))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://a") as api:
+    headers = {"X-API-Key": key}
+    async with httpx.AsyncClient(transport=transport, base_url="http://a", headers=headers) as api:
         listed = (await api.get("/incidents")).json()
         ack = await api.post(
             "/incidents/flood_levels:kim_long/ack", json={"by": "Trần Văn An", "note": "đã báo"}

@@ -24,6 +24,10 @@ QUANTRAC = [sys.executable, "-m", "quantrac"]
 
 def start(*args: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    if args[0] == "api":
+        # As on a closed IOC network: reads without a key. The keys themselves are tested in
+        # test_api_auth.py; the demo opens its reads itself (on the loopback address).
+        env["QUANTRAC_API_OPEN_READS"] = "1"
     with log.open("wb") as out:
         return subprocess.Popen([*QUANTRAC, *args], stdout=out, stderr=subprocess.STDOUT, env=env)
 

@@ -483,7 +483,7 @@ def test_api_health_and_readings_answer_503_while_the_store_is_stopped(
         for url in (readings, f"{base}/stations", f"{base}/stations/kim_long/latest"):
             answer = httpx.get(url, timeout=30)
             assert answer.status_code == 503, (url, answer.text)
-            assert answer.headers["content-type"] == "application/json"
+            assert answer.headers["content-type"] == "application/problem+json"
             assert answer.json()["detail"].startswith("store unavailable: "), answer.text
             assert answer.headers["retry-after"] == "5"
         server.start()
