@@ -366,7 +366,10 @@ def create_app(context: ApiContext) -> FastAPI:
             target = getattr(request.state, "audit_target", "")
             entry = AuditEntry(datetime.now(UTC), principal.who, action, target,
                                client_address(request), response.status_code)  # fmt: skip
-            await asyncio.to_thread(security.keys.record, entry)
+            try:
+                await asyncio.to_thread(security.keys.record, entry)
+            except sqlite3.Error as exc:  # the action is done: say loudly it went unrecorded
+                log.error("audit: could not record %s: %s", entry, exc)
             log.info("audit: %s %s %s from %s: %d", entry.who, action, target, entry.client,
                      entry.status)  # fmt: skip
         return response
