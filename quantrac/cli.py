@@ -32,7 +32,7 @@ from quantrac.cli_common import (
     site_or_exit,
 )
 from quantrac.keys_cli import audit_app, keys_app
-from quantrac.settings import Settings, get_settings
+from quantrac.settings import SecretFileError, Settings, get_settings
 from quantrac.site import Site, SiteConfigError, load_site
 from quantrac.technician import modbus_app, station_app
 
@@ -40,7 +40,12 @@ if TYPE_CHECKING:
     from collector.schema import StationInfo
     from collector.store import ReadingStore
 
-app = typer.Typer(help="quantrac: the sensor side of a provincial IOC.", no_args_is_help=True)
+# A traceback must not print local variables: URLs with passwords live there (issue 13).
+app = typer.Typer(
+    help="quantrac: the sensor side of a provincial IOC.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 config_app = typer.Typer(help="Check site configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(modbus_app, name="modbus")
@@ -69,7 +74,7 @@ StoreOpt = Annotated[
 
 
 def redacted(url: str) -> str:
-    """A store URL fit for a log line: no password, no token."""
+    """A store or broker URL fit for a log line: no password, no token (issue 13)."""
     parts = urlsplit(url)
     netloc = parts.netloc
     if parts.password:
@@ -210,7 +215,7 @@ def gateway(
             "gateway %s: %d station(s) → %s (outbox %s)",
             gateway_id,
             len(site.stations),
-            broker or settings.broker_url,
+            redacted(broker or settings.broker_url),
             outbox_path,
         )
         snapshot = service_snapshot(
@@ -269,7 +274,7 @@ def collector(
         derived = DerivedSeries(store, site.stations)
         service = Collector(bus, store, group=group, qc=qc, derived=derived)
         logging.getLogger("quantrac").info(
-            "collector: %s → %s", broker or settings.broker_url, redacted(settings.store)
+            "collector: %s → %s", redacted(broker or settings.broker_url), redacted(settings.store)
         )
         snapshot = service_snapshot(
             service.health, buses={"bus": bus}, queues={"raw": service.subscription}
@@ -284,7 +289,11 @@ def collector(
 
 
 def _with_data_dir(data_dir: Path | None, store_url: str | None = None) -> Settings:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SecretFileError as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
     update: dict[str, object] = {}
     if data_dir:
         update["data_dir"] = data_dir

@@ -135,12 +135,25 @@ class ChannelConfig(StrictModel):
 
 
 def read_secret(channel: str, field_name: str, env: str, environ: Mapping[str, str]) -> SecretStr:
-    """A secret from the environment variable the config names; the config file only ever holds
-    the variable's name."""
+    """A secret from the environment variable the config names, or from the file named by the
+    same name with ``_FILE`` (Docker/systemd secrets; docs/security.md, "Secrets"); the config
+    file only ever holds the variable's name."""
     value = environ.get(env, "")
+    path = environ.get(f"{env}_FILE", "")
+    if not value and path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise NotifierConfigError(
+                f"{channel}: {field_name}: cannot read {env}_FILE {path}: {exc.strerror}"
+            ) from None
+        if not value:
+            raise NotifierConfigError(f"{channel}: {field_name}: the file {path} is empty")
     if not value:
         state = "is empty" if env in environ else "is not set"
-        raise NotifierConfigError(f"{channel}: {field_name}: environment variable {env} {state}")
+        raise NotifierConfigError(
+            f"{channel}: {field_name}: environment variable {env} {state} (nor {env}_FILE)"
+        )
     return SecretStr(value)
 
 

@@ -71,7 +71,10 @@ class MqttSettings:
         """``mqtt://user:pass@host:1883`` or ``mqtts://host:8883`` (TLS)."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
+            # Not the URL itself: it may hold a password (issue 13).
+            raise ValueError(
+                f"a broker URL must start with mqtt:// or mqtts://, not {parts.scheme or '(none)'}:"
+            )
         tls = parts.scheme == "mqtts"
         values: dict[str, object] = {
             "host": parts.hostname or "127.0.0.1",
