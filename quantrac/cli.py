@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from quantrac.alerting_cli import (
@@ -313,8 +314,10 @@ def _open_store(
     try:
         return open_store(settings.store, catalog, queue_path=queue_path, recent_path=recent_path)
     except ValueError as exc:
-        console.print(f"[red]--store {redacted(settings.store)}: {exc}[/red]")
-        raise typer.Exit(2) from exc
+        # The store's own message quotes the URL: masked too (issue 13).
+        masked = str(exc).replace(settings.store, redacted(settings.store))
+        console.print(f"[red]--store {redacted(settings.store)}: {escape(masked)}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -414,7 +417,6 @@ def config_check(site_dir: SiteArg) -> None:
 
 def _check_alerting(site: Site) -> None:
     """rules.yaml against the stations, and alerting.yaml's notifiers and routes."""
-    from rich.markup import escape
 
     from alerting.config import load_alerting, recipient_problems
     from alerting.rules import Evaluator

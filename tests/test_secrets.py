@@ -206,6 +206,9 @@ def test_no_secret_in_logs_health_errors_or_arguments(
                             "--data-dir", str(errors / "a")], {}),
             "missing file": (["collector", str(site), "--data-dir", str(errors / "b")],
                              {"QUANTRAC_MQTT_PASSWORD_FILE": str(secrets_dir / "nothing")}),
+            "bad store URL": (["collector", str(site), "--data-dir", str(errors / "e"),
+                               "--broker", plain],
+                              {"QUANTRAC_STORE_URL": store.replace("bucket=quantrac&", "")}),
         }  # fmt: skip
         for name, (args, env) in runs.items():
             log = errors / f"{name}.log"
@@ -218,6 +221,7 @@ def test_no_secret_in_logs_health_errors_or_arguments(
             texts[name] = log.read_text()
             assert process.returncode != 0, (name, texts[name])
         assert "cannot read the secret file" in texts["missing file"], texts["missing file"]
+        assert "lacks bucket" in texts["bad store URL"], texts["bad store URL"]
         # The API on the same store, down: its health and a query say so, without the token.
         api_port = free_port()
         api_log = errors / "api.log"
