@@ -53,7 +53,7 @@ def alerting(
 ) -> None:
     """Evaluate the site's rules on the clean stream and send the warnings."""
     from quantrac.alerting_app import build_alerting
-    from quantrac.cli import _run, _with_data_dir
+    from quantrac.cli import _run, _with_data_dir, broker_or_exit
     from quantrac.health import listen_or_exit, serve_health, service_snapshot
     from quantrac.runners import mqtt_bus
 
@@ -61,6 +61,7 @@ def alerting(
     site = site_or_exit(site_dir)
     health_listener = listen_or_exit(health)
     settings = _with_data_dir(data_dir)
+    broker_or_exit(broker or settings.broker_url)
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-alerting-{socket.gethostname()}")
     try:
         app = build_alerting(site, bus, settings.data_dir)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
 from rich.markup import escape
@@ -75,16 +75,37 @@ StoreOpt = Annotated[
 
 
 def redacted(url: str) -> str:
-    """A store or broker URL fit for a log line: no password, no token (issue 13)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password:
-        netloc = netloc.replace(f":{parts.password}@", ":***@")
-    query = "&".join(
-        f"{key}=***" if key in ("token", "password") else f"{key}={value}"
-        for key, value in parse_qsl(parts.query)
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """A store or broker URL fit for a log line: no password, no token (issue 13).
+
+    Not through urlsplit: a password written with an unquoted "/" or "@" would end its netloc
+    early and be printed whole. Everything between "://" and the last "@" is the user part.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    if "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        rest = f"{user}:***@{host}" if colon else rest
+    rest = _SECRET_PARAMETER.sub(r"\1***", rest)
+    return f"{scheme}://{rest}"
+
+
+_SECRET_PARAMETER = re.compile(r"([?&](?:token|password|p)=)[^&#]*", re.IGNORECASE)
+
+
+def broker_or_exit(*urls: str | None) -> None:
+    """A broker URL that cannot be used stops the service at start, named masked (issue 13)."""
+    from gateway.bus.mqtt import MqttSettings
+
+    for url in urls:
+        if url is None:
+            continue
+        try:
+            MqttSettings.from_url(url)
+        except ValueError as exc:
+            err_console.print(f"[red]--broker {escape(redacted(url))}: {escape(str(exc))}[/]")
+            raise typer.Exit(2) from None
 
 
 def _run(main: Callable[[], Awaitable[None]]) -> None:
@@ -190,6 +211,7 @@ def gateway(
         err_console.print(f"[red]--tt10-ftp: {exc}[/]")
         raise typer.Exit(2) from exc
     settings = _with_data_dir(data_dir)
+    broker_or_exit(broker or settings.broker_url, stations_broker)
     gateway_id = site.settings.gateway_id
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-{gateway_id}")
     outbox_path = settings.data_dir / f"outbox-{gateway_id}.sqlite3"
@@ -259,6 +281,7 @@ def collector(
     site = site_or_exit(site_dir)
     health_listener = listen_or_exit(health)
     settings = _with_data_dir(data_dir, store_url)
+    broker_or_exit(broker or settings.broker_url)
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-collector-{socket.gethostname()}")
     # A remote store is written through a local copy (what the derived series read) and a
     # durable queue: neither an outage nor a slow database stops the clean stream.

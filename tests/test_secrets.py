@@ -222,6 +222,8 @@ def test_no_secret_in_logs_health_errors_or_arguments(
             assert process.returncode != 0, (name, texts[name])
         assert "cannot read the secret file" in texts["missing file"], texts["missing file"]
         assert "lacks bucket" in texts["bad store URL"], texts["bad store URL"]
+        assert "mqtt:// or mqtts://, not ftp:" in texts["bad scheme"], texts["bad scheme"]
+        assert "Traceback" not in texts["bad scheme"], texts["bad scheme"]
         # The API on the same store, down: its health and a query say so, without the token.
         api_port = free_port()
         api_log = errors / "api.log"
@@ -275,6 +277,9 @@ def test_no_secret_in_logs_health_errors_or_arguments(
             "influxdb2://h:8086?org=o&bucket=b&token=***",
         ),
         ("data/quantrac.sqlite3", "data/quantrac.sqlite3"),
+        ("mqtt://u:a/b@c@h:1883", "mqtt://u:***@h:1883"),  # unquoted "/" and "@" in it
+        ("sqlite:///srv/data@2026/q.sqlite3", "sqlite:///srv/data@2026/q.sqlite3"),
+        ("victoriametrics://h:8428?Token=x&a=1", "victoriametrics://h:8428?Token=***&a=1"),
     ],
 )
 def test_urls_in_log_lines_are_masked(url: str, shown: str) -> None:
