@@ -17,6 +17,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -176,6 +177,18 @@ def test_no_secret_in_logs_health_errors_or_arguments(
             time.sleep(0.5)
         else:
             raise AssertionError(f"collector: no readings, or the store not down: {body}")
+        # The shipped ACL lets the real services work: receipts reach the gateway, clean
+        # batches reach alerting.
+        for name, keys in (("gateway", ("outbox", "acknowledged")), ("alerting", ("batches",))):
+            deadline = time.monotonic() + 30
+            while True:
+                value: Any = httpx.get(f"http://127.0.0.1:{ports[name]}/health").json()
+                for key in keys:
+                    value = value[key]
+                if value > 0:
+                    break
+                assert time.monotonic() < deadline, (name, keys)
+                time.sleep(0.5)
         for port in ports.values():
             for path in ("/health", "/metrics"):
                 bodies.append(httpx.get(f"http://127.0.0.1:{port}{path}").text)
