@@ -183,7 +183,8 @@ def gateway(
         str | None,
         typer.Option(
             help="also run the FTP endpoint the TT10 stations upload to, writing into "
-            "--tt10-inbox: HOST:PORT[,passive=FIRST-LAST][,public=ADDRESS] (docs/tt10.md)"
+            "--tt10-inbox: HOST:PORT[,passive=FIRST-LAST][,public=ADDRESS]"
+            "[,tls_cert=PATH[,tls_key=PATH][,tls=required|optional]] (FTPS; docs/tt10.md)"
         ),
     ] = None,
     health: Annotated[
