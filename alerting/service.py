@@ -23,13 +23,13 @@ from typing import Any, Protocol, TypeVar
 
 from alerting.delivery import (
     Covered,
-    DeliveryQueues,
     DeliverySettings,
-    DeliveryStore,
     Destination,
     Told,
     catch_up,
 )
+from alerting.delivery_queues import DeliveryQueues
+from alerting.delivery_store import DeliveryStore
 from alerting.incidents import Incident, IncidentManager, IncidentState, Transition
 from alerting.model import (
     AlertKind,

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerting.config import AlertingConfig, load_alerting
-from alerting.delivery import DeliveryQueues, DeliveryStore
+from alerting.delivery_queues import DeliveryQueues
+from alerting.delivery_store import DeliveryStore
 from alerting.incidents import IncidentManager, IncidentStore
 from alerting.model import NotificationState
 from alerting.notifiers import Notifier, NotifierContext, build_notifier

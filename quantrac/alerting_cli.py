@@ -365,7 +365,8 @@ def notifications_list(
 ) -> None:
     """The delivery queues' entries, newest first: what waits, what was delivered, what
     expired or was refused, and why."""
-    from alerting.delivery import DeliveryStore, EntryState
+    from alerting.delivery import EntryState
+    from alerting.delivery_store import DeliveryStore
 
     wanted = None
     if state is not None:

@@ -17,17 +17,15 @@ import pytest
 from alerting.config import AlertingConfig
 from alerting.delivery import (
     Covered,
-    DeliveryQueues,
     DeliverySettings,
-    DeliveryStore,
     Destination,
     EntryState,
     Told,
     catch_up,
-    notification_json,
-    notification_of,
     round_outcome,
 )
+from alerting.delivery_queues import DeliveryQueues
+from alerting.delivery_store import DeliveryStore, notification_json, notification_of
 from alerting.incidents import Silence
 from alerting.model import Delivery, DeliveryStatus, NotificationState, Severity
 from alerting.notifiers import NotifierContext, build_notifier

@@ -179,7 +179,8 @@ def test_a_resolution_saved_but_never_handed_on_is_unnotified_after_a_restart(
 def test_silences_and_the_queues_from_the_command_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from alerting.delivery import Covered, DeliveryStore, Destination
+    from alerting.delivery import Covered, Destination
+    from alerting.delivery_store import DeliveryStore
     from quantrac.cli import app
     from tests.alerting.receivers import flood_notification
 
