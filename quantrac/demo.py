@@ -73,7 +73,8 @@ def demo_tt10_ftp(stations: list[StationConfig], inbox: Path) -> Tt10FtpServer |
     the inbox directly).
     """
     try:
-        from gateway.tt10.ftp import Tt10FtpServer, ftp_accounts
+        from gateway.tt10.ftp import Tt10FtpServer
+        from gateway.tt10.ftp_accounts import ftp_accounts
     except ImportError as exc:
         log.info("%s; the demo drops the TT10 files into the inbox directly", exc)
         return None

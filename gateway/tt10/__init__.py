@@ -135,7 +135,8 @@ def tt10_ftp_for(
         raise ValueError(
             "the TT10 FTP endpoint needs the inbox folder its uploads go into (--tt10-inbox)"
         )
-    from gateway.tt10.ftp import FtpEndpoint, Tt10FtpServer, ftp_accounts
+    from gateway.tt10.ftp import Tt10FtpServer
+    from gateway.tt10.ftp_accounts import FtpEndpoint, ftp_accounts
 
     where = FtpEndpoint.parse(endpoint)
     chosen = list(stations) if stations is not None else list(site.stations.values())

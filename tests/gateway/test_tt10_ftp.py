@@ -27,12 +27,12 @@ from typer.testing import CliRunner
 
 from gateway.config import StationConfig
 from gateway.tt10 import VIETNAM_TIME, Tt10Inbox, stations_by_code, tt10_ftp_for
-from gateway.tt10.ftp import (
+from gateway.tt10.ftp import Tt10FtpServer
+from gateway.tt10.ftp_accounts import (
     FtpConfigError,
     FtpEndpoint,
     LoginGuard,
     StationAccount,
-    Tt10FtpServer,
     ftp_accounts,
     upload_name_problem,
 )
