@@ -1,4 +1,4 @@
-"""The shapes alerting passes between its stages (Alertmanager's pipeline, DESIGN.md).
+"""The shapes alerting passes between its stages (Alertmanager's pipeline, docs/alerting.md).
 
 rules → ``Signal`` (what a rule says about one station now) → incidents (pending → firing →
 resolved, levels, ack, silences, inhibition, grouping) → ``Notification`` → routing →

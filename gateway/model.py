@@ -1,4 +1,4 @@
-"""The Reading contract shared by every driver, the collector and alerting (DESIGN.md)."""
+"""The Reading contract shared by every driver, the collector and alerting (docs/wire-format.md)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class ReadingBatch:
     """The readings of one station from one poll (or one message, or one file).
 
     ``gateway`` and ``seq`` number the batches of a gateway so that the collector can say, in
-    a receipt, up to where it has stored them (DESIGN.md: QoS 1 is not a delivery proof).
+    a receipt, up to where it has stored them (docs/architecture.md: QoS 1 is not a delivery proof).
     """
 
     gateway: str

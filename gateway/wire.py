@@ -516,7 +516,8 @@ def decode_batch(
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """A collector's word that it has stored these batches of a gateway (DESIGN.md).
+    """A collector's word that it has stored these batches of a gateway (docs/architecture.md,
+    "Store and forward").
 
     ``seqs`` are inclusive ranges, not one high-water mark: collectors sharing one stream each
     store only some of a gateway's batches, so no single collector sees a contiguous run.

@@ -1,6 +1,6 @@
 """Real servers for tests, each started on a free loopback port in a temporary directory.
 
-A missing binary is a failure that says how to install it, never a skip (DESIGN.md).
+A missing binary is a failure that says how to install it, never a skip (docs/README.md, tests).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What every notifier shares: the protocol, the retry rule, the rate limit, the running wrapper.
 
-Alertmanager's rule, in one place for all receivers (STYLE.md): a 2xx answer is done; 5xx, 429
+Alertmanager's rule, in one place for all receivers: a 2xx answer is done; 5xx, 429
 (and 408), timeouts and connection errors are retried with exponential backoff and jitter, within
 a bounded number of attempts and a bounded time; any other answer fails at once and is never
 retried (a 400 or 401 would fail the same way again) and is dead-lettered in the notification log.
@@ -311,7 +311,7 @@ class DeliveryRunner:
     """Runs one channel's deliveries: idempotency check, rate limit, retries, the log.
 
     The first failure of a channel is logged at WARNING, repeats at DEBUG until a success resets
-    it (STYLE.md), so a provider outage does not flood the service log; the notification log
+    it, so a provider outage does not flood the service log; the notification log
     still records every attempt.
     """
 

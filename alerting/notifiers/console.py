@@ -1,4 +1,4 @@
-"""The console: the embedded default's notifier (DESIGN.md), for the demo and for a laptop.
+"""The console: the embedded default's notifier (docs/notifiers.md), for the demo and for a laptop.
 
 It prints the Vietnamese message as the committee's phone would show it, coloured by
 severity, and goes through the same runner as the real channels, so the notification log and

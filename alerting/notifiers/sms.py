@@ -1,6 +1,6 @@
 """SMS through the province's brandname gateway: one configurable HTTP request per recipient.
 
-Brandname gateways are HTTP APIs that differ per provider (VIETNAM.md, "Messaging channels").
+Brandname gateways are HTTP APIs that differ per provider (docs/notifiers.md, "SMS").
 Two shapes are built in, and any other provider is described in the config:
 
 - ``esms``: JSON ``{ApiKey, SecretKey, Phone, Content, Brandname, SmsType, IsUnicode}``;
@@ -60,7 +60,7 @@ GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
 
 Encoding = Literal["gsm7", "ucs2"]
 # (units in a single SMS, units per part of a concatenated one): the user data header of a
-# concatenated SMS takes 6 bytes, 7 septets or 3 UCS-2 characters (VIETNAM.md).
+# concatenated SMS takes 6 bytes, 7 septets or 3 UCS-2 characters (docs/notifiers.md).
 _LIMITS: dict[Encoding, tuple[int, int]] = {"gsm7": (160, 153), "ucs2": (70, 67)}
 
 # Typography that has a plain ASCII spelling; anything else outside GSM-7 is left as it is and
@@ -147,7 +147,7 @@ _NON_DIGITS = re.compile(r"[\s.\-()]")
 
 PhoneFormat = Literal["84", "0", "+84"]
 
-# Vietnam's numbering plan since the 2018 conversion (VIETNAM.md): a mobile number is 0 and
+# Vietnam's numbering plan since the 2018 conversion (docs/notifiers.md): a mobile number is 0 and
 # nine digits whose first is 3, 5, 7, 8 or 9 (03x Viettel, 05x Vietnamobile/Gmobile, 07x
 # MobiFone, 08x VinaPhone and others, 09x all); a landline is 0, a 2xx area code and ten digits
 # in all after the 0 (0234 3822 000 in Huế, 024 3… in Hà Nội). SMS gateways and ZNS take only
@@ -273,7 +273,7 @@ SPEEDSMS_URL = "https://api.speedsms.vn/index.php/sms/send"
 
 
 def esms_request(url: str = ESMS_URL) -> SmsRequest:
-    """eSMS (VIETNAM.md): CodeResult "100" means accepted; SmsType 2 is brandname customer
+    """eSMS (docs/notifiers.md): CodeResult "100" means accepted; SmsType 2 is brandname customer
     care, the type a state agency's alerts are registered as."""
     return SmsRequest(
         url=url,
@@ -293,7 +293,7 @@ def esms_request(url: str = ESMS_URL) -> SmsRequest:
 
 
 def speedsms_request(url: str = SPEEDSMS_URL) -> SmsRequest:
-    """SpeedSMS (VIETNAM.md): the access token is the basic-auth user (password "x");
+    """SpeedSMS (docs/notifiers.md): the access token is the basic-auth user (password "x");
     ``status: success`` means accepted; sms_type 3 sends under the brandname in ``sender``."""
     return SmsRequest(
         url=url,

@@ -1,6 +1,6 @@
 """Zalo Notification Service (ZNS): a pre-approved template, filled from the notification.
 
-VIETNAM.md: ``POST https://business.openapi.zalo.me/message/template`` with the header
+docs/notifiers.md: ``POST https://business.openapi.zalo.me/message/template`` with the header
 ``access_token``, body ``{"phone": "84…", "template_id", "template_data", "tracking_id"}``;
 the reply's ``error`` is 0 on success (``data.msg_id`` is the message id), anything else is a
 refusal: FAILED, never retried, the code in the log. Two codes are not refusals of the message

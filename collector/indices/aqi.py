@@ -185,7 +185,8 @@ def nowcast(hourly_means: Sequence[float | None]) -> NowCast:
     # All hours zero: every hour is equal, which is w* = 1 in the limit (and the value is 0).
     w_star = c_min / c_max if c_max > 0 else 1.0
     w = w_star if w_star > 0.5 else 0.5
-    # The normalised form (divided by the sum of the weights) even when w = 1/2: VIETNAM.md.
+    # The normalised form (divided by the sum of the weights) even when w = 1/2
+    # (docs/indices.md, NowCast).
     numerator = sum(w**i * c for i, c in present)
     denominator = sum(w**i for i, _ in present)
     return NowCast(numerator / denominator, w, len(present))

@@ -301,7 +301,8 @@ class HeavyRainRule:
 
 _MOUNTAIN = frozenset({Terrain.MOUNTAIN})
 
-# Level 1 is VIETNAM.md's: 100–200 mm in 24 h or 50–100 mm in 12 h, lasting 1–2 days. The higher
+# Level 1 is the decision's, as docs/indices.md gives it: 100–200 mm in 24 h or 50–100 mm in
+# 12 h, lasting 1–2 days. The higher
 # levels only follow its outline (> 200 and > 400 mm / 24 h, longer rain, mountain terrain ranks
 # higher): verify them against the decision's article on heavy rain before relying on them.
 # "Longer" is taken as 3 days or more, the step after "1–2 days".
@@ -379,7 +380,8 @@ class RainIntensity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RainIntensityThresholds:
-    """Common usage, not a decision (VIETNAM.md: verify): mưa vừa 16–50 mm/24 h, mưa to 51–100,
+    """Common usage, not a decision (docs/indices.md: a configurable default): mưa vừa
+    16–50 mm/24 h, mưa to 51–100,
     mưa rất to > 100."""
 
     moderate_mm: float = 16.0  # from

@@ -85,7 +85,8 @@ class StormCategory(Enum):
         return self.value
 
 
-# The lowest cấp gió of each name. VIETNAM.md marks these "verify": pass another table to
+# The lowest cấp gió of each name. docs/indices.md marks these configurable defaults: pass
+# another table to
 # storm_category if the province's reading differs.
 STORM_CATEGORY_FROM: tuple[tuple[int, StormCategory], ...] = (
     (6, StormCategory.TROPICAL_DEPRESSION),

@@ -1,6 +1,7 @@
 """Time-series stores behind one interface: SQLite (embedded default), InfluxDB, VictoriaMetrics.
 
-Every store writes the schema of ``collector.schema`` (DESIGN.md, "Storage schema") and reads it
+Every store writes the schema of ``collector.schema`` (docs/storage.md, "The schema in each
+store") and reads it
 back as ``Reading`` objects. Stores are synchronous: the collector and the API call them from a
 worker thread. Third-party errors are translated at the boundary into ``StoreUnavailable`` (try
 again later) or ``StoreRejected`` (the store refused the data; retrying will not help).

@@ -4,7 +4,7 @@ What this gives and what it does not: every message handed to :meth:`MqttBus.pub
 retried until the broker acknowledges it (PUBACK), across reconnects; subscriptions use a
 persistent session (clean_session off, fixed client id), so a broker that keeps its
 persistence file delivers what it queued while we were away. A PUBACK is still no proof that a
-subscriber stored the message (DESIGN.md); end-to-end receipts sit above this layer.
+subscriber stored the message (docs/architecture.md); end-to-end receipts sit above this layer.
 
 With ``manual_ack`` (the MQTT stations' input, which has no receipts) the bus does not let paho
 acknowledge a message on arrival: each message carries :meth:`~gateway.bus.BusMessage.ack`,

@@ -79,7 +79,7 @@ class Outcome:
     """What one message gave: the station it is from ("" if unknown), readings, problems.
 
     Readings and problems can both be present: the good values of a message are kept, the bad
-    ones reported (DESIGN.md: nothing else lost).
+    ones reported (docs/mqtt-stations.md: nothing else lost).
     """
 
     station: str

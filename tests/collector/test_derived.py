@@ -105,7 +105,7 @@ async def test_a_day_of_air_makes_the_hourly_and_daily_vn_aqi(rig: Rig) -> None:
     assert means[ends[0]].value == pytest.approx(50.0)  # the bad 999 is not in it
 
     hourly = stored(rig, "vn_aqi_h", ends[0], ends[-1])
-    # PM2.5 at 50 µg/m³ is exactly breakpoint I=100 (VIETNAM.md); the gases are lower.
+    # PM2.5 at 50 µg/m³ is exactly breakpoint I=100 (docs/indices.md); the gases are lower.
     for end in ends[1:]:
         if not HIGH_HOUR <= end < HIGH_HOUR + 12 * HOUR:
             assert hourly[end].value == 100, end

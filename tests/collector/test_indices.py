@@ -1,4 +1,4 @@
-"""Flood alarm levels from a gauge's BĐ I/II/III (Decision 05/2020/QĐ-TTg, VIETNAM.md)."""
+"""Flood alarm levels from a gauge's BĐ I/II/III (Decision 05/2020/QĐ-TTg, docs/indices.md)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ from collector.indices.aqi import (
     vn_aqi_h,
 )
 
-# The breakpoint table as VIETNAM.md prints it, transcribed here independently of the module.
+# The breakpoint table as Decision 1459 prints it (docs/indices.md), transcribed here
+# independently of the module.
 LEVELS = (0, 50, 100, 150, 200, 300, 400, 500)
 TABLE: dict[AqiColumn, tuple[float, ...]] = {
     AqiColumn.O3_1H: (0, 160, 200, 300, 400, 800, 1000, 1200),
@@ -221,7 +222,7 @@ def test_hourly_aqi_is_the_largest_sub_index_rounded() -> None:
 
 def test_the_decisions_hourly_no2_example_follows_the_formula() -> None:
     # The decision prints 60 for its hourly NO2 example, but its own formula gives 59.35:
-    # (100−50)/(200−100)·(118.7−100) + 50 = 0.5·18.7 + 50 = 59.35 → 59. VIETNAM.md: follow the
+    # (100−50)/(200−100)·(118.7−100) + 50 = 0.5·18.7 + 50 = 59.35 → 59. docs/indices.md: follow the
     # formula. (118.7 µg/m³ is the concentration at which the formula gives 59.35.)
     no2 = sub_index(AqiColumn.NO2, 118.7)
     assert no2 is not None

@@ -17,7 +17,7 @@ from collector.indices.wind import (
     wind_text,
 )
 
-# VIETNAM.md's table: (cấp, lowest m/s, highest m/s as printed).
+# The Beaufort table of docs/indices.md: (cấp, lowest m/s, highest m/s as printed).
 TABLE = [
     (0, 0.0, 0.2),
     (1, 0.3, 1.5),

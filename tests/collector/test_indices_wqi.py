@@ -23,7 +23,8 @@ from collector.indices.wqi import (
 
 P = WqiParam
 
-# (param, value, q): every node of VIETNAM.md's table, the steps, and values between nodes.
+# (param, value, q): every node of the decision's table (docs/indices.md), the steps, and
+# values between nodes.
 Q_TABLE = [
     # BOD5 ≤4 | 6 | 15 | 25 | ≥50
     (P.BOD5, 0, 100),

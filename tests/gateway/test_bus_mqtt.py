@@ -1,5 +1,6 @@
 """MqttBus against a real Mosquitto on loopback: order, shared subscriptions, broker restarts,
-bounded queues. Every test counts what arrives (DESIGN.md: QoS 1 is not a delivery proof).
+bounded queues. Every test counts what arrives (docs/architecture.md: QoS 1 is not a delivery
+proof).
 """
 
 from __future__ import annotations
