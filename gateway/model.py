@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import IntEnum
 
+# The province's local time, for what people read and type (TT10 files, messages, boards, queries).
+# Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975: a fixed offset is the same
+# zone for every date a station reports, and needs no tz database in a slim container.
+VIETNAM_TZ: tzinfo = timezone(timedelta(hours=7), "ICT")
 
 class DeviceStatus(IntEnum):
     """The device's own status, numbered as TT10/2021 data files write it (00/01/02)."""

@@ -24,13 +24,12 @@ from alerting.routing import Grouper, render_transitions, route
 from alerting.rules import Evaluator
 from alerting.rules.config import RuleConfigError
 from collector.qc import QcChain, QcSettings
-from gateway.model import Quality, Reading
+from gateway.model import VIETNAM_TZ, Quality, Reading
 from quantrac.cli_common import console, setup_logging, site_or_exit
 from quantrac.replay import TICK_EVERY, as_sent, replay, unknown_stations
 
 rules_app = typer.Typer(help="Alert rules: replay history through them.", no_args_is_help=True)
 
-VIETNAM_OFFSET = timedelta(hours=7)
 
 
 def alerting(
@@ -95,7 +94,7 @@ def _readings(path: Path) -> Iterator[Reading]:
             try:
                 ts = datetime.fromisoformat(row["ts"])
                 if ts.tzinfo is None:
-                    ts = ts.replace(tzinfo=UTC) - VIETNAM_OFFSET
+                    ts = ts.replace(tzinfo=VIETNAM_TZ)
                 quality = Quality[(row.get("quality") or "good").upper()]
                 yield Reading(
                     row["station"], row["param"], float(row["value"]), row.get("unit") or "",
@@ -166,7 +165,7 @@ def rules_test(
         for transition in fired:
             notification = grouper.notification([transition], transition.incident.updated_at)
             receivers = route(config.routing.routes, notification)
-            local = (transition.incident.updated_at + VIETNAM_OFFSET).strftime("%H:%M %d/%m")
+            local = transition.incident.updated_at.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m")
             table.add_row(
                 local, transition.incident.rule, transition.incident.station,
                 transition.change.value, str(transition.incident.level),
@@ -220,8 +219,8 @@ def incidents_list(data_dir: DataDirArg = Path("data")) -> None:
     for incident in sorted(store.open_incidents(), key=lambda i: i.updated_at, reverse=True):
         table.add_row(
             incident.id, incident.severity.name.lower(), str(incident.level),
-            (incident.started_at + VIETNAM_OFFSET).strftime("%H:%M %d/%m"),
-            (incident.updated_at + VIETNAM_OFFSET).strftime("%H:%M %d/%m"),
+            incident.started_at.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m"),
+            incident.updated_at.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m"),
             f"{incident.acked_by} ({incident.ack_note})" if incident.acked_by else "–",
         )  # fmt: skip
     console.print(table)
@@ -289,7 +288,7 @@ def incidents_silence(
     )  # fmt: skip
     store.close()
     console.print(
-        f"silence {silence.id} until {(silence.ends_at + VIETNAM_OFFSET):%H:%M %d/%m} "
+        f"silence {silence.id} until {silence.ends_at.astimezone(VIETNAM_TZ):%H:%M %d/%m} "
         f"for {silence.scope}"
     )
 
@@ -298,7 +297,7 @@ silences_app = typer.Typer(help="Silences: list and expire.", no_args_is_help=Tr
 
 
 def _local(when: datetime) -> str:
-    return (when + VIETNAM_OFFSET).strftime("%H:%M %d/%m")
+    return when.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m")
 
 
 @silences_app.command("list")

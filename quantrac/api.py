@@ -39,6 +39,7 @@ from collector.indices import flood_alarm
 from collector.schema import is_derived
 from collector.store import ReadingStore, StoreUnavailable
 from gateway.config import StationConfig
+from gateway.model import VIETNAM_TZ
 from gateway.parameters import registry
 from quantrac.api_schemas import (
     AckRequest,
@@ -546,7 +547,7 @@ def _utc(ts: datetime, name: str) -> datetime:
     try:
         # A time without zone in a query is Vietnam local time (UTC+7, no DST), as officers
         # type it.
-        utc = ts.replace(tzinfo=UTC) - timedelta(hours=7) if ts.tzinfo is None else ts
+        utc = ts.replace(tzinfo=VIETNAM_TZ) if ts.tzinfo is None else ts
         utc = utc.astimezone(UTC)
     except OverflowError:
         utc = EARLIEST - timedelta(days=1) if ts.year < 2000 else LATEST + timedelta(days=1)

@@ -10,7 +10,6 @@ on the hour (docs/indices.md).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta, timezone
 
 from rich.table import Table
 
@@ -29,10 +28,6 @@ from collector.indices.wqi import WqiParam
 from collector.store import ReadingStore
 from gateway.config import StationConfig
 from gateway.model import Quality, Reading
-
-VIETNAM = timezone(timedelta(hours=7))
-
-
 
 
 def _good(latest: Sequence[Reading]) -> dict[str, Reading]:

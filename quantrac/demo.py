@@ -19,7 +19,6 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -32,6 +31,7 @@ from collector.service import Collector
 from collector.store.sqlite import SqliteStore
 from gateway.bus.memory import InProcessBus
 from gateway.config import StationConfig, TcpConnection, Tt10Source
+from gateway.model import VIETNAM_TZ
 from gateway.tt10 import tt10_inbox_for
 from quantrac.alerting_app import build_alerting, compressed_rules, site_rules
 from quantrac.api import ApiContext, create_app
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from gateway.tt10.ftp import Tt10FtpServer  # optional: pyftpdlib
 
 log = logging.getLogger(__name__)
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def demo_stations(site: Site, interval_s: float) -> list[StationConfig]:
@@ -110,7 +109,7 @@ async def write_tt10_files(
     started = time.monotonic()
     while True:
         elapsed = time.monotonic() - started
-        local = datetime.now(VIETNAM).replace(microsecond=0)
+        local = datetime.now(VIETNAM_TZ).replace(microsecond=0)
         for code in codes:
             name, text = WastewaterOutlet(code=code).file(elapsed, local)
             account = logins.get(code.upper())
@@ -151,7 +150,7 @@ class FloodWatch:
                 continue
             previous = self.levels.get(gauge.id)
             self.levels[gauge.id] = alarm.level
-            local = reading.ts.astimezone(VIETNAM).strftime("%H:%M:%S %d/%m")
+            local = reading.ts.astimezone(VIETNAM_TZ).strftime("%H:%M:%S %d/%m")
             where = f"{gauge.name} (sông {gauge.river})" if gauge.river else gauge.name
             if alarm.level == 0:
                 text = f"dưới BĐ I {vi_number(-alarm.margin_m)} m"
@@ -290,7 +289,7 @@ async def run_demo(
     console.print("  Ctrl-C stops the demo.\n")
 
     def show_board() -> None:
-        when = datetime.now(VIETNAM).strftime("%H:%M:%S %d/%m")
+        when = datetime.now(VIETNAM_TZ).strftime("%H:%M:%S %d/%m")
         console.print(index_board(store, stations, when))
 
     async def every(period_s: float, job: Callable[[], None]) -> None:

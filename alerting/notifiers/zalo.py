@@ -24,7 +24,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,7 @@ from alerting.notifiers.base import (
     short,
 )
 from alerting.notifiers.sms import recipient_phone
+from gateway.model import VIETNAM_TZ
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ ZALO_OAUTH_URL = "https://oauth.zaloapp.com/v4/oa/access_token"
 # -124: ZNS's "access token invalid" (an expired token included); -216: the OA API's. Kept in
 # the config: Zalo's tables have changed before.
 TOKEN_ERROR_CODES = (-124, -216)
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")  # UTC+7 all year: Vietnam has no DST
 REFRESH_MARGIN = timedelta(minutes=5)  # refresh before a known expiry, not at it
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_]+)?)\}")
@@ -142,7 +142,7 @@ def _text(value: Any, config: ZaloConfig) -> str:
             value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         when: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return when.astimezone(VIETNAM_TIME).strftime(config.time_format)
+        return when.astimezone(VIETNAM_TZ).strftime(config.time_format)
     return str(value)
 
 

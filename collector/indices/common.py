@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
-# Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975: a fixed offset is the same
-# zone for every date a station reports, and needs no tz database in a slim container.
-VIETNAM_TZ: tzinfo = timezone(timedelta(hours=7), "ICT")
+from gateway.model import VIETNAM_TZ as VIETNAM_TZ  # the index modules' local day
 
 Rgb = tuple[int, int, int]
 

@@ -10,7 +10,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -18,9 +18,8 @@ from typing import Any
 import yaml
 
 from gateway.config import QcOverride, StationConfig
+from gateway.model import VIETNAM_TZ
 from gateway.parameters import ParameterRegistry, UnknownParameterError, registry
-
-VIETNAM = timezone(timedelta(hours=7))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +99,7 @@ class QcSettings:
     @functools.lru_cache(maxsize=256)  # noqa: B019 — a handful of commissioning days
     def _local_midnight_ms(self, day: date) -> int:
         # Commissioning dates are local (Vietnam) calendar days.
-        return _ms(datetime.combine(day, time(), VIETNAM).astimezone(UTC))
+        return _ms(datetime.combine(day, time(), VIETNAM_TZ).astimezone(UTC))
 
     def resolve(self, station_id: str, param: str) -> SeriesSettings:
         station = self.stations.get(station_id)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.config import StationConfig
+from gateway.model import VIETNAM_TZ
 from gateway.streaming import StreamingDriver
 from gateway.tt10.inbox import Tt10Counters, Tt10Inbox
 from gateway.tt10.parse import (
-    VIETNAM_TIME,
     LineProblem,
     Tt10File,
     Tt10FileRejected,
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from gateway.tt10.ftp import Tt10FtpServer
 
 __all__ = [
-    "VIETNAM_TIME",
     "LineProblem",
     "Tt10Counters",
     "Tt10File",
@@ -64,7 +63,7 @@ class SiteLike(Protocol):
 
 def _site_timezone(name: str) -> tzinfo:
     if name == "Asia/Ho_Chi_Minh":
-        return VIETNAM_TIME
+        return VIETNAM_TZ
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -28,9 +28,9 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from gateway.model import VIETNAM_TZ
 from gateway.streaming import DeadLetter, ReadingSink, Rejected
 from gateway.tt10.parse import (
-    VIETNAM_TIME,
     LineProblem,
     Tt10File,
     Tt10FileRejected,
@@ -129,7 +129,7 @@ class Tt10Inbox:
         work_dir: Path | None = None,
         settle_s: float = 10.0,
         poll_s: float = 1.0,
-        tz: tzinfo = VIETNAM_TIME,
+        tz: tzinfo = VIETNAM_TZ,
         limits: Tt10Limits | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

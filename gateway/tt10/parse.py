@@ -16,14 +16,13 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from gateway.config import StationConfig, Tt10Source
-from gateway.model import DeviceStatus, Reading
+from gateway.model import VIETNAM_TZ, DeviceStatus, Reading
 from gateway.parameters import Parameter, UnknownParameterError, registry
 
 # Vietnam has kept UTC+7 without daylight saving since 1975: a fixed offset is exact.
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 _TIME_FORMAT = "%Y%m%d%H%M%S"
 _TIMESTAMP = re.compile(r"\d{14}")
@@ -91,7 +90,7 @@ def parse_value(text: str) -> float:
     return value
 
 
-def parse_local_time(text: str, tz: tzinfo = VIETNAM_TIME) -> datetime:
+def parse_local_time(text: str, tz: tzinfo = VIETNAM_TZ) -> datetime:
     """yyyyMMddhhmmss in the station's local time → UTC."""
     if not _TIMESTAMP.fullmatch(text):
         raise ValueError(f"timestamp {text!r} is not yyyyMMddhhmmss")
@@ -136,7 +135,7 @@ class Tt10FileName:
 _NAME = re.compile(r"(?P<stem>.+)_(?P<time>[^_]+)\.txt", re.IGNORECASE)
 
 
-def parse_file_name(name: str, tz: tzinfo = VIETNAM_TIME) -> Tt10FileName:
+def parse_file_name(name: str, tz: tzinfo = VIETNAM_TZ) -> Tt10FileName:
     match = _NAME.fullmatch(name)
     parts = match.group("stem").split("_") if match else []
     if match is None or len(parts) < 3 or not all(parts):
@@ -256,7 +255,7 @@ def parse_tt10(
     stations: Mapping[str, Tt10Station],
     *,
     now: datetime,
-    tz: tzinfo = VIETNAM_TIME,
+    tz: tzinfo = VIETNAM_TZ,
     limits: Tt10Limits = Tt10Limits(),
 ) -> Tt10File:
     """Parse one TT10 file (``file`` is its name; a path's last part is used).

@@ -26,7 +26,8 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from gateway.config import StationConfig
-from gateway.tt10 import VIETNAM_TIME, Tt10Inbox, stations_by_code, tt10_ftp_for
+from gateway.model import VIETNAM_TZ
+from gateway.tt10 import Tt10Inbox, stations_by_code, tt10_ftp_for
 from gateway.tt10.ftp import Tt10FtpServer
 from gateway.tt10.ftp_accounts import (
     FtpConfigError,
@@ -560,7 +561,7 @@ def test_the_gateway_command_runs_the_endpoint_into_its_inbox(
     )  # fmt: skip
     try:
         wait_for_port(port)
-        local = datetime.now(VIETNAM_TIME).replace(microsecond=0, tzinfo=None)
+        local = datetime.now(VIETNAM_TZ).replace(microsecond=0, tzinfo=None)
         name, text = WastewaterOutlet().file(0.0, local)
         with ftplib.FTP() as ftp:
             ftp.connect("127.0.0.1", port, timeout=10)
