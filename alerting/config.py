@@ -18,7 +18,7 @@ from alerting.delivery import DeliverySettings
 from alerting.model import Recipient, Severity
 from alerting.notifiers import NOTIFIERS, ChannelConfig, notifier_config
 from alerting.notifiers.email import recipient_email
-from alerting.notifiers.sms import recipient_phone
+from alerting.notifiers.phones import recipient_phone
 from alerting.routing import Route, RoutingConfig
 
 # How each channel that reaches people reads a recipient's address: the notifiers' own

@@ -46,7 +46,7 @@ from alerting.notifiers.base import (
     read_secret,
     short,
 )
-from alerting.notifiers.sms import recipient_phone
+from alerting.notifiers.phones import recipient_phone
 from gateway.model import VIETNAM_TZ
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from alerting.model import DeliveryStatus, Recipient
 from alerting.notifiers.base import NotifierContext, RetryPolicy
 from alerting.notifiers.log import NotificationLog
+from alerting.notifiers.phones import vn_phone
 from alerting.notifiers.sms import (
     GSM7_BASIC,
     SmsConfig,
@@ -22,7 +23,6 @@ from alerting.notifiers.sms import (
     fit_segments,
     sms_segments,
     strip_diacritics,
-    vn_phone,
 )
 from tests.alerting.receivers import (
     ControlledClock,

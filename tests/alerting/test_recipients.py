@@ -16,7 +16,7 @@ import pytest
 from alerting.config import AlertingConfig, load_alerting, recipient_problems
 from alerting.model import Recipient
 from alerting.notifiers.email import recipient_email
-from alerting.notifiers.sms import recipient_phone
+from alerting.notifiers.phones import recipient_phone
 
 EXAMPLE_SITE = Path(__file__).parents[2] / "examples" / "hue"
 QUANTRAC = [sys.executable, "-m", "quantrac"]
