@@ -56,377 +56,60 @@ import math
 import multiprocessing
 import os
 import platform
-import random
-import resource
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from alerting.config import AlertingConfig
 from alerting.model import Signal
 from alerting.rules import Evaluator, parse_rules
 from alerting.rules.series import RATE_POINTS
 from alerting.service import TICK_S
+from bench.alerting_eval import (
+    EvalReport,
+    evaluation_process,
+    print_evaluation,
+    us,
+)
+from bench.alerting_workload import (
+    DRAIN_S,
+    FAILING,
+    FLOOD_LEVELS,
+    HANG_S,
+    PARAMS,
+    PROBE_BASE,
+    PROBE_STEP,
+    PROBES,
+    SECRET_ENV,
+    SMS_TOKEN_ENV,
+    TARGET_BATCH_S,
+    TARGET_E2E_S,
+    TARGET_RSS_MB,
+    bench_alerting,
+    bench_rules,
+    peak_rss_mb,
+    percentile,
+    probe_ids,
+    rss_now_mb,
+    site_of,
+    station_batch,
+    station_ids,
+)
 from collector.qc import QcChain, QcSettings
 from collector.schema import StationInfo
 from collector.service import Collector
 from collector.store.sqlite import SqliteStore
 from gateway.bus import Subscription
 from gateway.bus.mqtt import MqttBus, MqttSettings
-from gateway.config import StationConfig
 from gateway.model import Quality, Reading, ReadingBatch
-from gateway.wire import clean_topic, decode_batch, encode_batch, incidents_topic, raw_topic
+from gateway.wire import clean_topic, encode_batch, incidents_topic, raw_topic
 from quantrac.alerting_app import build_alerting
-from quantrac.site import Site, SiteSettings
-
-# param: (level, amplitude, unit, levels of its rule). The values follow a slow sine around the
-# level (10 min period), within QC's rate limits, far from the rule's first level.
-WATER: dict[str, tuple[float, float, str, list[dict[str, float]]]] = {
-    "water_temp": (26.0, 0.5, "°C", [{"above": 35, "recovery": 34}, {"above": 40}]),
-    "ph": (7.1, 0.1, "pH", [{"above": 8.5, "recovery": 8.4}, {"above": 9.0}]),
-    "do": (6.5, 0.3, "mg/L", [{"below": 4.0, "recovery": 4.5}, {"below": 2.0}]),
-    "cod": (12.0, 1.0, "mg/L", [{"above": 30, "recovery": 28}, {"above": 50}]),
-    "bod5": (5.0, 0.5, "mg/L", [{"above": 15, "recovery": 14}, {"above": 25}]),
-    "toc": (8.0, 0.5, "mg/L", [{"above": 20, "recovery": 19}, {"above": 30}]),
-    "tss": (30.0, 3.0, "mg/L", [{"above": 100, "recovery": 90}, {"above": 200}]),
-    "turbidity": (15.0, 2.0, "NTU", [{"above": 50, "recovery": 45}, {"above": 100}]),
-    "conductivity": (250.0, 10.0, "µS/cm", [{"above": 1500, "recovery": 1400}, {"above": 2500}]),
-    "n_nh4": (0.3, 0.03, "mg/L", [{"above": 0.9, "recovery": 0.8}, {"above": 1.5}]),
-}
-PARAMS = list(WATER)
-PERIOD_S = 600.0
-PROBES = 10  # probe gauges, used in turn
-PROBE_BASE = {True: 1.5, False: 0.5}  # above BĐ I (1.0 m), and back below it
-PROBE_STEP = 1e-5  # the probe's number, in its value
-FLOOD_LEVELS = {"bd1": 1.0, "bd2": 2.0, "bd3": 3.0}
-SECRET_ENV = "BENCH_IOC_SECRET"
-SMS_TOKEN_ENV = "BENCH_SMS_TOKEN"
-HANG_S = 30.0  # "hang": the IOC answers after this long (the webhook's timeout is 10 s)
-T0 = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
-TARGET_E2E_S = 1.0
-FAILING = ("none", "500", "hang")
-TARGET_BATCH_S = 0.001
-TARGET_RSS_MB = 300.0
-DRAIN_S = 3.0
-
-
-# -- the synthetic site ----------------------------------------------------------------------------
-
-
-def bench_alerting(base_url: str) -> AlertingConfig:
-    """Everything to the IOC webhook (``/ioc``) and to the committee's SMS (two members, a
-    gateway on ``/sms`` through the ``custom`` provider, whose body carries the notification's
-    key): one receiver per channel, each with its own delivery queue."""
-    return AlertingConfig.model_validate(
-        {
-            "notifiers": {
-                "webhook": {"url": f"{base_url}/ioc", "secret_env": SECRET_ENV},
-                "sms": {
-                    "provider": "custom",
-                    "sender": "QUANTRAC",
-                    "secret_env": {"token": SMS_TOKEN_ENV},
-                    "request": {
-                        "method": "POST",
-                        "url": f"{base_url}/sms",
-                        "body": "json",
-                        "fields": {"phone": "{phone}", "text": "{text}", "key": "{key}"},
-                    },
-                },
-            },
-            "routing": {
-                "recipients": {
-                    "ban_chi_huy": {
-                        "channels": ["sms"],
-                        "members": [
-                            {"name": "Văn phòng BCH", "phone": "0905000001"},
-                            {"name": "Chánh văn phòng", "phone": "0905000002"},
-                        ],
-                    }
-                },
-                "endpoints": {"ioc": "webhook"},
-                "routes": [{"to": ["ioc", "ban_chi_huy"]}],
-                "group_wait_s": 0,
-            },
-        }
-    )
-
-
-def station_ids(series: int) -> list[str]:
-    return [f"wq{i:05d}" for i in range(math.ceil(series / len(PARAMS)))]
-
-
-def probe_ids() -> list[str]:
-    return [f"probe{i:02d}" for i in range(PROBES)]
-
-
-def bench_stations(series: int) -> dict[str, StationConfig]:
-    """Water-quality stations of ten parameters, and the probe gauges (hydro, BĐ I/II/III)."""
-    out: dict[str, StationConfig] = {}
-    for i, sid in enumerate(station_ids(series)):
-        out[sid] = StationConfig.model_validate(
-            {
-                "id": sid,
-                "name": f"Trạm chất lượng nước {i}",
-                "kind": "water",
-                "district": f"Huyện {i % 9}",
-                "source": {"driver": "tt10", "code": f"WQ{i}"},
-            }
-        )
-    for sid in probe_ids():
-        out[sid] = StationConfig.model_validate(
-            {
-                "id": sid,
-                "name": f"Trạm đo thử {sid}",
-                "kind": "hydro",
-                "district": "Phú Vang",
-                "river": "Hương",
-                "source": {"driver": "tt10", "code": sid.upper()},
-                "flood_levels": FLOOD_LEVELS,
-                # A probe jumps a metre every few seconds: the spike and outlier checks,
-                # made to catch exactly that, are off for the probes' series.
-                "qc": {"water_level": {"max_rate_per_min": None, "hampel_window": None}},
-            }
-        )
-    return out
-
-
-def bench_rules(series: int, rules: int) -> list[dict[str, Any]]:
-    """One threshold rule per series, for the first ``rules`` series; the probes' flood rule."""
-    keys = [(sid, param) for sid in station_ids(series) for param in PARAMS][:series]
-    document: list[dict[str, Any]] = [
-        {
-            "id": f"r_{sid}_{param}",
-            "type": "threshold",
-            "stations": [sid],
-            "param": param,
-            "kind": "water",
-            "levels": WATER[param][3],
-        }
-        for sid, param in keys[:rules]
-    ]
-    document.append(
-        {
-            "id": "probe_flood",
-            "type": "threshold",
-            "stations": probe_ids(),
-            "param": "water_level",
-            "from_station": "flood_levels",
-            "hysteresis": 0.05,
-            "kind": "flood",
-        }
-    )
-    return document
-
-
-def background_value(param: str, station: int, t_s: float) -> float:
-    level, amplitude, _, _ = WATER[param]
-    phase = (station * 0.61803 + PARAMS.index(param) * 0.1) * 2 * math.pi
-    return level + amplitude * math.sin(2 * math.pi * t_s / PERIOD_S + phase)
-
-
-def station_batch(
-    sid: str, index: int, ts: datetime, t_s: float, quality: Quality, count: int = 10
-) -> list[Reading]:
-    # A datetime per reading, as decode_batch makes them: the rate windows keep them.
-    return [
-        Reading(sid, p, background_value(p, index, t_s), WATER[p][2], ts.replace(), quality=quality)
-        for p in PARAMS[:count]
-    ]
-
-
-def site_of(series: int, directory: Path) -> Site:
-    return Site(directory, SiteSettings(name="bench"), bench_stations(series))
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-def rss_now_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return math.nan
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# -- 1. evaluation -------------------------------------------------------------------------------
-
-
-@dataclass
-class EvalReport:
-    rules: int
-    slots: int
-    build_s: float
-    history_readings: int
-    history_s: float
-    rss_start_mb: float
-    rss_built_mb: float
-    rss_history_mb: float
-    peak_rss_mb: float
-    steady: list[float]  # seconds per batch, values under the levels
-    crossing: list[float]  # one reading of the batch changes level
-    decode: list[float]  # baseline: decode_batch of the same clean batch
-    no_rules: list[float]  # a batch of a station without rules
-    signals: int
-
-
-def evaluation(series: int, rules: int, rounds: int, history_min: int) -> EvalReport:
-    rss_start = rss_now_mb()
-    started = time.perf_counter()
-    stations = bench_stations(series)
-    evaluator = Evaluator(parse_rules(bench_rules(series, rules)), stations)
-    build_s = time.perf_counter() - started
-    rss_built = rss_now_mb()
-    sids = station_ids(series)
-    per_station = {sid: min(len(PARAMS), series - i * len(PARAMS)) for i, sid in enumerate(sids)}
-    good = Quality.GOOD
-    # An hour of history at one reading a minute: every rate window is full, as in service.
-    started = time.perf_counter()
-    history = 0
-    for minute in range(history_min):
-        ts = T0 + timedelta(minutes=minute)
-        for i, sid in enumerate(sids):
-            batch = station_batch(sid, i, ts, minute * 60.0, good, per_station[sid])
-            evaluator.on_batch(batch)
-            history += len(batch)
-    history_s = time.perf_counter() - started
-    rss_history = rss_now_mb()
-
-    rng = random.Random(7)
-    steady: list[float] = []
-    crossing: list[float] = []
-    decode: list[float] = []
-    no_rules: list[float] = []
-    signals = 0
-    order = list(enumerate(sids))
-    for minute in range(history_min, history_min + rounds):
-        ts = T0 + timedelta(minutes=minute)
-        t_s = minute * 60.0
-        rng.shuffle(order)
-        for i, sid in order:
-            batch = station_batch(sid, i, ts, t_s, good, per_station[sid])
-            # In every fourth round a station's COD reading crosses its first level, and in the
-            # next it falls back: each is a level change (a Signal with its facts).
-            crosses = minute % 4 == 1 and "cod" in {r.param for r in batch}
-            if crosses:
-                batch = [
-                    Reading(r.station, r.param, 35.0 if r.param == "cod" else r.value, r.unit,
-                            r.ts, quality=good)
-                    for r in batch
-                ]  # fmt: skip
-            payload = encode_batch(ReadingBatch("collector", minute, sid, tuple(batch), ts))
-            topic = clean_topic(sid)
-            t = time.perf_counter()
-            out = evaluator.on_batch(batch)
-            elapsed = time.perf_counter() - t
-            signals += len(out)
-            (crossing if out else steady).append(elapsed)
-            t = time.perf_counter()
-            decode_batch(payload, topic=topic)
-            decode.append(time.perf_counter() - t)
-            foreign = [
-                Reading("no_rules", r.param, r.value, r.unit, r.ts, quality=good) for r in batch
-            ]
-            t = time.perf_counter()
-            evaluator.on_batch(foreign)
-            no_rules.append(time.perf_counter() - t)
-    return EvalReport(
-        rules=rules,
-        slots=len(evaluator),
-        build_s=build_s,
-        history_readings=history,
-        history_s=history_s,
-        rss_start_mb=rss_start,
-        rss_built_mb=rss_built,
-        rss_history_mb=rss_history,
-        peak_rss_mb=peak_rss_mb(),
-        steady=steady,
-        crossing=crossing,
-        decode=decode,
-        no_rules=no_rules,
-        signals=signals,
-    )
-
-
-def evaluation_process(conn: Connection, series: int, rules: int, rounds: int) -> None:
-    conn.send(evaluation(series, rules, rounds, history_min=60))
-    conn.close()
-
-
-def us(values: Sequence[float], q: float | None = None) -> float:
-    if q is None:
-        return statistics.median(values) * 1e6
-    return percentile(values, q) * 1e6
-
-
-def print_evaluation(report: EvalReport, load: float, series: int) -> None:
-    print(
-        f"\n1. Evaluation: {report.rules:,} threshold rules over {series:,} series "
-        f"(+ the probes' flood rule: {report.slots:,} slots), built in {report.build_s:.1f} s"
-    )
-    print(
-        f"   history: {report.history_readings:,} readings (an hour at 1/min) in "
-        f"{report.history_s:.1f} s = {report.history_s / report.history_readings * 1e6:.1f} µs "
-        "a reading"
-    )
-    rows = [
-        ("batch, values under the levels", report.steady),
-        ("batch with one level change", report.crossing),
-        ("baseline: decode_batch (JSON)", report.decode),
-        ("batch of a station without rules", report.no_rules),
-    ]
-    for name, values in rows:
-        if not values:
-            continue
-        print(
-            f"   {name:34} n={len(values):5d}  median {us(values):7.1f} µs  p99 "
-            f"{us(values, 0.99):7.1f} µs  max {us(values, 1.0):8.1f} µs  "
-            f"({us(values) / 10:.1f} µs a reading)"
-        )
-    base = statistics.median(report.decode)
-    all_batches = report.steady + report.crossing
-    ratios = ", ".join(
-        f"{name} {statistics.median(values) / base:.2f}"
-        for name, values in (("steady", report.steady), ("with a level change", report.crossing))
-        if values
-    )
-    print(f"   ratio to the decode baseline (medians): {ratios}; signals built: {report.signals:,}")
-    window_points = report.history_readings
-    per_point = (report.rss_history_mb - report.rss_built_mb) * 2**20 / window_points
-    interval_s = math.ceil(series / len(PARAMS)) * len(PARAMS) / load if load else 60.0
-    # A rate window keeps at most RATE_POINTS points (alerting.rules.series), whatever the rate.
-    hour_points = series * min(3600 / max(interval_s, 1e-9), RATE_POINTS)
-    print(
-        f"   RSS: {report.rss_start_mb:.0f} MB before, {report.rss_built_mb:.0f} MB with the "
-        f"rules, {report.rss_history_mb:.0f} MB with an hour of history "
-        f"({per_point:.0f} bytes a point of the rate windows); peak {report.peak_rss_mb:.0f} MB"
-    )
-    print(
-        f"   (at this bench's cadence, a reading per series every {interval_s:.1f} s, an hour "
-        f"of rate windows, at most {RATE_POINTS} points each, holds {hour_points / 1e6:.1f} M "
-        "points ≈ "
-        f"{report.rss_built_mb + hour_points * per_point / 2**20:,.0f} MB)"
-    )
-    print(
-        f"   p99 of all {len(all_batches):,} batches: {us(all_batches, 0.99):.1f} µs "
-        f"(target < {TARGET_BATCH_S * 1e6:.0f} µs)"
-    )
-
 
 # -- 2. end to end: the processes --------------------------------------------------------------
 
