@@ -14,6 +14,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 Key = tuple[str, str, int]  # (station, param, ts in ms UTC)
+PARAM = "water_level"  # what the suite's river gauges send
+RAIN = "rain"  # what its rain gauges send (the collector derives rain totals from it)
 
 
 @dataclass(frozen=True)
