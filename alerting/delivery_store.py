@@ -6,12 +6,12 @@ is sent, so a crash loses no message (alerting.delivery explains the rules it ke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -25,6 +25,7 @@ from alerting.delivery import (
     QueueEntry,
     Told,
 )
+from alerting.incidents import locked_transaction
 from alerting.model import (
     AlertKind,
     Notification,
@@ -192,16 +193,8 @@ class DeliveryStore:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return locked_transaction(self._db, self._lock)
 
     def enqueue(
         self,

@@ -17,11 +17,11 @@ an incident stops its repeats until its level changes. Resolved incidents are ke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +36,22 @@ class IncidentState(StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"
 
+
+
+@contextlib.contextmanager
+def locked_transaction(
+    db: sqlite3.Connection, lock: threading.Lock
+) -> Iterator[sqlite3.Connection]:
+    """One write transaction on a connection shared by threads (the incident and delivery
+    stores): taken under the lock, committed whole or rolled back."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
 @dataclass(frozen=True, slots=True)
 class Incident:
@@ -184,16 +200,8 @@ class IncidentStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return locked_transaction(self._db, self._lock)
 
     def save(self, incident: Incident) -> None:
         body = _dumps(asdict(incident))

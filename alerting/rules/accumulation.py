@@ -39,7 +39,7 @@ from alerting.rules.config import (
     risk_level_severity,
     select_stations,
 )
-from alerting.rules.levels import Ladder, Step, step
+from alerting.rules.levels import Ladder, Step
 from alerting.rules.series import SeriesWindow
 from alerting.rules.threshold import declared_ladder
 from collector.indices.common import VIETNAM_TZ
@@ -96,7 +96,7 @@ class AccumulationRule(LadderRule[AccumulationState]):
         # The amounts of (end − window, end]: one stamped exactly at the start fell before it.
         return sum(v for ts, v in state.window.points if ts > start)
 
-    def may_lower(self, reading: Reading) -> bool:
+    def may_lower(self, state: AccumulationState, reading: Reading) -> bool:
         return not _incomplete(reading)
 
     def facts(self, state: AccumulationState) -> dict[str, Any]:
@@ -257,21 +257,9 @@ class HeavyRainRiskRule(LadderRule[RiskState]):
         carried = heavy_rain_risk([*past[:-1], sliding], self.terrain, table)
         return int(carried.level or 0), carried.days
 
-    def evaluate(self, state: RiskState, reading: Reading) -> Signal | None:
-        value = self.value_of(state, reading)
-        if value is None:
-            return None
+    def may_lower(self, state: RiskState, reading: Reading) -> bool:
         # Known rain is a lower bound: it proves a band, never its absence.
-        changed = step(
-            self.ladder,
-            state.levels,
-            reading.ts,
-            value,
-            self.pending,
-            may_lower=not state.incomplete,
-            max_gap=self.max_gap,
-        )
-        return self.signal(state, reading.ts) if changed else None
+        return not state.incomplete
 
     def reported_value(self, state: RiskState) -> float | None:
         return state.rain_24h

@@ -265,7 +265,9 @@ class LadderRule(Generic[LS]):
         """The value to judge (None: nothing to judge yet)."""
         return reading.value
 
-    def may_lower(self, reading: Reading) -> bool:
+    def may_lower(self, state: LS, reading: Reading) -> bool:
+        """Whether this reading may lower the level (a lower bound, e.g. incomplete rain, may
+        only raise it)."""
         return True
 
     def facts(self, state: LS) -> dict[str, Any]:
@@ -294,7 +296,7 @@ class LadderRule(Generic[LS]):
             reading.ts,
             value,
             self.pending,
-            may_lower=self.may_lower(reading),
+            may_lower=self.may_lower(state, reading),
             max_gap=self.max_gap,
         )
         event = self.after_step(state, reading)
