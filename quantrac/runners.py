@@ -50,6 +50,18 @@ def station_catalog(site: Site) -> dict[str, StationInfo]:
     }
 
 
+def reading_problem(station: str, reading: Reading, window: TimeWindow) -> str | None:
+    """Why a gateway must not send this reading on (None: it may): a time outside the wire's
+    plausible window (docs/wire-format.md), or a value outside the parameter's physically
+    possible range (gateway/parameters.yaml)."""
+    if not window.earliest <= reading.ts <= window.latest:
+        return (
+            f"station {station} param {reading.param}: time {format_ts(reading.ts)}"
+            f" is outside {format_ts(window.earliest)} … {format_ts(window.latest)}"
+        )
+    return impossible_value(station, reading.param, reading.value)
+
+
 class GatewayService:
     """Polls the site's Modbus stations (one hub per endpoint) and publishes raw batches."""
 
@@ -98,60 +110,37 @@ class GatewayService:
             station=station,
             readings=tuple(readings),
         )
-        batch = await self._within_the_wire_window(batch)
-        batch = await self._physically_possible(batch)
+        batch = await self._keepable(batch)
         if self.outbox is not None:
             await self.outbox.put(batch)
         else:
             await self.bus.publish(raw_topic(batch.station), encode_batch(batch))
 
-    async def _within_the_wire_window(self, batch: ReadingBatch) -> ReadingBatch:
-        """The batch without readings whose time the collector's wire boundary would refuse.
+    async def _keepable(self, batch: ReadingBatch) -> ReadingBatch:
+        """The batch without the readings no collector should get, each dead-lettered, named.
 
-        A collector refuses a whole batch with a time outside the plausible window
-        (docs/wire-format.md) and sends no receipt for it, so the outbox would resend it
-        forever, and the good readings beside the bad one would never be stored. A TT10 file
-        or a device clock can give such a time (a logger reset to 1970): those readings go to
-        the dead letter here, named, and the rest of the batch goes on.
+        One pass over the readings, for every driver alike (:func:`reading_problem`): a time
+        the collector's wire boundary would refuse (a whole batch refused is never receipted,
+        so the outbox would resend it forever and the good readings beside it would never be
+        stored), and a value no sensor can give (1e308 from an MQTT station, −999 from a Modbus
+        register), which must never go out as a "measuring" reading.
         """
         window = TimeWindow.of(DEFAULT_BOUNDS)
-        outside = [r for r in batch.readings if not window.earliest <= r.ts <= window.latest]
-        if not outside:
-            return batch
-        for reading in outside:
-            detail = (
-                f"station {batch.station} param {reading.param}: time {format_ts(reading.ts)}"
-                f" is outside {format_ts(window.earliest)} … {format_ts(window.latest)}"
-            )
+        kept: list[Reading] = []
+        for reading in batch.readings:
+            problem = reading_problem(batch.station, reading, window)
+            if problem is None:
+                kept.append(reading)
+                continue
             payload = json.dumps(
                 {"param": reading.param, "value": reading.value, "ts": format_ts(reading.ts)}
             ).encode()
             await self.dead_letter(
-                Rejected(f"station {batch.station}", detail, payload, batch.station)
+                Rejected(f"station {batch.station}", problem, payload, batch.station)
             )
-        inside = [r for r in batch.readings if window.earliest <= r.ts <= window.latest]
-        return replace(batch, readings=tuple(inside))
-
-    async def _physically_possible(self, batch: ReadingBatch) -> ReadingBatch:
-        """The batch without values no sensor can give (the registry's ``possible`` range).
-
-        For every driver alike: such a value (1e308 from an MQTT station, −999 from a Modbus
-        register) goes to the dead letter naming station and parameter, never out as a
-        "measuring" reading; the rest of the batch goes on.
-        """
-        problems = [(r, impossible_value(batch.station, r.param, r.value)) for r in batch.readings]
-        if not any(problem for _, problem in problems):
+        if len(kept) == len(batch.readings):
             return batch
-        for reading, problem in problems:
-            if problem is not None:
-                payload = json.dumps(
-                    {"param": reading.param, "value": reading.value, "ts": format_ts(reading.ts)}
-                ).encode()
-                await self.dead_letter(
-                    Rejected(f"station {batch.station}", problem, payload, batch.station)
-                )
-        kept = tuple(r for r, problem in problems if problem is None)
-        return replace(batch, readings=kept)
+        return replace(batch, readings=tuple(kept))
 
     async def dead_letter(self, rejected: Rejected) -> None:
         """What a driver could not decode, kept on the bus for the operator (not lost)."""
@@ -161,8 +150,7 @@ class GatewayService:
     async def publish(self, batch: ReadingBatch) -> None:
         """The poller's publish: kept once its group commit is durable, or — while the disk
         fails — buffered in memory, so polls keep their schedule (gateway.outbox)."""
-        batch = await self._within_the_wire_window(batch)
-        batch = await self._physically_possible(batch)
+        batch = await self._keepable(batch)
         if self.outbox is not None:
             await self.outbox.put(batch, poll=True)
         else:
