@@ -1,0 +1,292 @@
+"""The IOC board and what it reads: the page itself at ``/`` (Vietnamese, its assets served
+here: no CDN, no tile server), every station's latest state in one call (``/latest``), the map
+(``/stations.geojson``, ``/province.geojson``), the live stream (``/events``) and who the key
+is (``/whoami``). docs/board.md shows it; docs/api.md lists the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from collector.indices import flood_alarm
+from gateway.config import StationConfig
+from gateway.model import Reading
+from quantrac.api_common import (
+    PROBLEM_JSON,
+    ApiContext,
+    Authenticated,
+    Context,
+    Viewer,
+    allowed,
+    incidents_of,
+    station_ids,
+    station_of,
+    station_public,
+)
+from quantrac.api_export import iso_z, reading_row
+from quantrac.api_live import LiveFeed
+from quantrac.api_schemas import (
+    IncidentPublic,
+    LatestAllPublic,
+    LatestPublic,
+    SiteIndexPublic,
+    StationPublic,
+    WhoAmIPublic,
+)
+from quantrac.api_state import station_state
+from quantrac.auth import Role
+
+router = APIRouter()
+GEO_JSON = "application/geo+json"
+ENDPOINTS = [
+    "/latest", "/stations", "/stations.geojson", "/province.geojson", "/stations/{id}/latest",
+    "/stations/{id}/readings?param=&from=&to=", "/stations/{id}/export?format=xlsx",
+    "/stations/{id}/health", "/incidents", "/silences", "/audit", "/events", "/health",
+    "/ngsi-ld/v1/entities?type=", "/docs",
+]  # fmt: skip
+
+
+def web_dir() -> Path:
+    """The board's files (HTML, JS, CSS, vendored libraries), installed with the package."""
+    return Path(str(resources.files("quantrac") / "web"))
+
+
+def province_outline(site_dir: Path) -> dict[str, Any] | None:
+    """The site's ``province.geojson``, drawn under the board's map; None without one."""
+    path = site_dir / "province.geojson"
+    if not path.is_file():
+        return None
+    outline: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return outline
+
+
+def latest_document(
+    context: ApiContext, station_id: str, readings: Sequence[Reading], now: datetime
+) -> dict[str, Any]:
+    """``LatestPublic`` as JSON: the station, its newest readings, flood level and state."""
+    config = context.stations.get(station_id)
+    station = station_of(config) if config else StationPublic(
+        id=station_id, name=station_id, kind="unknown", district=""
+    )  # fmt: skip
+    state = station_state(config, readings, now, context.stale_after)
+    return {
+        "station": station.model_dump(mode="json"),
+        "readings": [reading_row(r) for r in readings],
+        "flood": _flood(config, readings),
+        "state": {**asdict(state), "as_of": iso_z(state.as_of) if state.as_of else None},
+    }
+
+
+def _flood(config: StationConfig | None, readings: Sequence[Reading]) -> dict[str, Any] | None:
+    level = next((r for r in readings if r.param == "water_level"), None)
+    if config is None or config.flood_levels is None or level is None:
+        return None
+    alarm = flood_alarm(level.value, config.flood_levels.as_tuple())
+    if alarm is None:
+        return None
+    return {"level": alarm.level, "label": alarm.label, "margin_m": round(alarm.margin_m, 3),
+            **config.flood_levels.model_dump()}  # fmt: skip
+
+
+def all_latest(context: ApiContext) -> list[dict[str, Any]]:
+    """Every station's latest document (blocking: the store is read once per station)."""
+    now = datetime.now(UTC)
+    return [
+        latest_document(context, station_id, context.store.latest(station_id), now)
+        for station_id in station_ids(context)
+    ]
+
+
+def feature(document: dict[str, Any]) -> dict[str, Any]:
+    """A station as a GeoJSON Feature: its place, description and state."""
+    station = document["station"]
+    location = station.get("location")
+    geometry = None
+    if location is not None:
+        geometry = {"type": "Point", "coordinates": [location["lon"], location["lat"]]}
+    properties = {k: v for k, v in station.items() if k != "location"}
+    properties["state"] = document["state"]
+    properties["flood"] = document["flood"]
+    return {"type": "Feature", "id": station["id"], "geometry": geometry,
+            "properties": properties}  # fmt: skip
+
+
+def live_feed(context: ApiContext) -> LiveFeed:
+    async def stations() -> dict[str, dict[str, Any]]:
+        documents = await asyncio.to_thread(all_latest, context)
+        return {d["station"]["id"]: d for d in documents}
+
+    async def incidents() -> list[dict[str, Any]] | None:
+        if context.incidents is None:
+            return None
+        return [i.model_dump(mode="json") for i in await open_incidents(context)]
+
+    return LiveFeed(stations, incidents, context.live_poll_s)
+
+
+async def open_incidents(context: ApiContext) -> list[IncidentPublic]:
+    """Open incidents, newest change first."""
+    store = incidents_of(context)
+    found = await asyncio.to_thread(store.open_incidents)
+    found.sort(key=lambda i: i.updated_at, reverse=True)
+    return [IncidentPublic.of(i, i.state.value) for i in found]
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+@router.get(
+    "/",
+    response_model=SiteIndexPublic,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                     "description": "the board (a browser), or the site's index (JSON)"}},
+)  # fmt: skip
+def index(request: Request, context: Context, found: Authenticated) -> Response:
+    """The IOC board for a browser (``Accept: text/html``): the page itself holds no data, so
+    it needs no key, and asks for one when reads are not open. For anything else the site's
+    stations and endpoints (a viewer key)."""
+    if _wants_html(request):
+        return HTMLResponse((web_dir() / "index.html").read_text(encoding="utf-8"))
+    allowed(context, found, Role.VIEWER)
+    body = SiteIndexPublic(site=context.site_name, stations=station_ids(context),
+                           endpoints=ENDPOINTS)  # fmt: skip
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+@router.get("/whoami", response_model=WhoAmIPublic)
+def whoami(who: Viewer) -> WhoAmIPublic:
+    """Who the key is, and whether it may act: the board shows the acknowledge button only
+    to an operator."""
+    role = who.role.label if who.role is not None else None
+    can_act = who.role is not None and who.role >= Role.OPERATOR
+    return WhoAmIPublic(name=who.name, role=role, can_act=can_act)
+
+
+@router.get("/latest", response_model=LatestAllPublic)
+async def latest_all(context: Context, _: Viewer) -> Response:
+    """Every station's newest readings, flood level and state in one call: the board's first
+    paint (the map, the cards)."""
+    documents = await asyncio.to_thread(all_latest, context)
+    body = {"site": context.site_name, "as_of": iso_z(datetime.now(UTC)), "stations": documents}
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False),
+                    media_type="application/json")  # fmt: skip
+
+
+@router.get("/stations/{station_id}/latest", response_model=LatestPublic,
+            responses={404: {"description": "unknown station",
+                             "content": {PROBLEM_JSON: {}}}})  # fmt: skip
+async def latest(station_id: str, context: Context, _: Viewer) -> Response:
+    """The newest reading of each parameter of the station, with status, quality and reason;
+    ``flood`` for a gauge with flood levels; ``state`` as the board colours it."""
+    await asyncio.to_thread(station_public, context, station_id)
+    readings = await asyncio.to_thread(context.store.latest, station_id)
+    body = latest_document(context, station_id, readings, datetime.now(UTC))
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False),
+                    media_type="application/json")  # fmt: skip
+
+
+STATIONS_GEOJSON = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {
+            "type": "object", "required": ["type", "id", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "string"},
+                "geometry": {"anyOf": [{"type": "null"}, {
+                    "type": "object", "required": ["type", "coordinates"],
+                    "properties": {"type": {"type": "string", "enum": ["Point"]},
+                                   "coordinates": {"type": "array", "items": {"type": "number"},
+                                                   "minItems": 2, "maxItems": 2}}}]},
+                "properties": {"type": "object", "required": ["name", "kind", "state"]},
+            }}},
+    },
+}  # fmt: skip
+
+
+@router.get(
+    "/stations.geojson",
+    responses={200: {"description": "a FeatureCollection: each station at its location (lon, "
+                     "lat), with kind, district, river, flood levels and state",
+                     "content": {GEO_JSON: {"schema": STATIONS_GEOJSON}}}},
+    response_class=Response,
+)  # fmt: skip
+async def stations_geojson(context: Context, _: Viewer) -> Response:
+    """Every station as a GeoJSON Feature (a station without a location has a null geometry),
+    for the board's map or any GIS."""
+    documents = await asyncio.to_thread(all_latest, context)
+    body = {"type": "FeatureCollection", "features": [feature(d) for d in documents]}
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type=GEO_JSON)
+
+
+@router.get(
+    "/province.geojson",
+    responses={200: {"description": "the province's outline, as the site ships it",
+                     "content": {GEO_JSON: {"schema": {"type": "object"}}}},
+               404: {"description": "the site has no province.geojson",
+                     "content": {PROBLEM_JSON: {}}}},
+    response_class=Response,
+)  # fmt: skip
+def province(context: Context, _: Viewer) -> Response:
+    """The outline drawn under the map (the site's ``province.geojson``)."""
+    if context.outline is None:
+        raise HTTPException(404, "this site has no province.geojson")
+    return Response(json.dumps(context.outline, ensure_ascii=False), media_type=GEO_JSON)
+
+
+@router.get(
+    "/events",
+    responses={200: {"description": "Server-Sent Events: `ready`, then `station` (a station's "
+                     "/latest document) and `incidents` (the open incidents) as they change",
+                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    response_class=StreamingResponse,
+)  # fmt: skip
+async def events(request: Request, _: Viewer) -> StreamingResponse:
+    """The board's live stream (docs/board.md, "Live updates")."""
+    feed: LiveFeed = request.app.state.live
+    return StreamingResponse(
+        feed.listen(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )  # fmt: skip
+
+
+def mount_board(app: FastAPI, context: ApiContext) -> None:
+    """The board's routes, its files under /board/, and the OpenAPI pages from local files."""
+    app.include_router(router)
+    app.state.live = live_feed(context)
+    app.mount("/board", StaticFiles(directory=web_dir()), name="board")
+    vendor = "/board/vendor"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="quantrac API",
+            swagger_js_url=f"{vendor}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/board/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},
+        )  # fmt: skip
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json", title="quantrac API",
+            redoc_js_url=f"{vendor}/redoc/redoc.standalone.js",
+            redoc_favicon_url="/board/favicon.svg", with_google_fonts=False,
+        )  # fmt: skip
