@@ -128,6 +128,8 @@ class Mosquitto:
             f"persistence_location {self.directory}/\n"
             "max_queued_messages 200000\n"
             "max_inflight_messages 100\n"
+            # As deploy/mosquitto/mosquitto.conf: small PUBACKs and PUBLISHes go out at once.
+            "set_tcp_nodelay true\n"
             f"log_dest file {self.directory}/mosquitto.log\n"
         )
         self.process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.PIPE)

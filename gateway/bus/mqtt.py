@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import struct
 import uuid
@@ -65,6 +66,11 @@ class MqttSettings:
     # manual_ack: received and not yet acknowledged at most; beyond, the socket is not read
     # (the broker's own window cannot be relied on: Mosquitto 2.0.11 refills it on every ack).
     max_unacked: int = 1_000
+    # A session the broker forgets when the client goes. For consumers sharing a subscription
+    # ($share/…): Mosquitto 2.0 keeps routing a share of the stream to an offline persistent
+    # session, so a dead collector would hold its share until it came back. What it had taken
+    # and not receipted is resent by the gateways' outboxes (docs/deploy.md, "Scale-out").
+    clean_session: bool = False
 
     @classmethod
     def from_url(cls, url: str, **overrides: object) -> MqttSettings:
@@ -289,6 +295,8 @@ class MqttBus(Bus):
         self.connected = asyncio.Event()
         self._subscriptions: list[Subscription] = []
         self._outgoing: deque[BusMessage] = deque()
+        # Published to paho, waiting for their PUBACK (oldest first): _send's sliding window.
+        self._inflight: deque[tuple[BusMessage, asyncio.Future[None]]] = deque()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing waits to be sent
         self._runner: asyncio.Task[None] | None = None
@@ -311,10 +319,10 @@ class MqttBus(Bus):
         """Give queued messages a moment to reach the broker, then disconnect."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
-                if self._outgoing and self.connected.is_set():
+                if self.backlog and self.connected.is_set():
                     await self._idle.wait()
-        if self._outgoing:
-            log.warning("MQTT bus closing with %d unsent message(s)", len(self._outgoing))
+        if self.backlog:
+            log.warning("MQTT bus closing with %d unsent message(s)", self.backlog)
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -323,7 +331,7 @@ class MqttBus(Bus):
 
     @property
     def backlog(self) -> int:
-        return len(self._outgoing)
+        return len(self._outgoing) + len(self._inflight)
 
     def subscribe(
         self, topic_filter: str, *, group: str | None = None, maxsize: int = 10_000
@@ -361,7 +369,7 @@ class MqttBus(Bus):
             identifier=self.client_id,
             username=s.username,
             password=s.password.get_secret_value() if s.password else None,
-            clean_session=False,
+            clean_session=s.clean_session,
             keepalive=s.keepalive_s,
             tls_context=s.tls_context(),
             timeout=s.publish_timeout_s,
@@ -406,6 +414,7 @@ class MqttBus(Bus):
                         )
                     attempt = 0
                     self._first_error_logged = False
+                    _no_delay(client)
                     self.connected.set()
                     async with asyncio.TaskGroup() as tasks:
                         tasks.create_task(self._send(client))
@@ -432,30 +441,47 @@ class MqttBus(Bus):
             await asyncio.sleep(delay)
 
     async def _send(self, client: aiomqtt.Client) -> None:
+        """A sliding window of QoS 1 publishes: up to ``inflight_window`` await their PUBACK at
+        once, and each one acknowledged lets the next go (a window sent and waited for as a
+        whole stalled on its slowest PUBACK: issue 12). paho writes them in the order they are
+        published, so the order on the wire is the queue's. A message leaves the queue only
+        once acknowledged; if the connection fails, what was in flight goes back in front, in
+        order, and is sent again on the next connection (at least once)."""
         window = self.settings.inflight_window
-        while True:
-            while not self._outgoing:
-                self._idle.set()
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            self._idle.clear()
-            head = [self._outgoing[i] for i in range(min(window, len(self._outgoing)))]
-            # aiomqtt waits for the PUBACK of each QoS 1 publish; a window of them in flight
-            # keeps the order on the wire (paho sends in order) without one round trip each.
-            # If any fails, the whole window stays queued and is sent again after reconnecting.
-            await asyncio.gather(
-                *(
-                    client.publish(
-                        m.topic, m.payload, qos=1, timeout=self.settings.publish_timeout_s
+        timeout = self.settings.publish_timeout_s
+        inflight = self._inflight
+        wakeup = self._wakeup
+        try:
+            while True:
+                while self._outgoing and len(inflight) < window:
+                    message = self._outgoing.popleft()
+                    done = asyncio.ensure_future(
+                        client.publish(message.topic, message.payload, qos=1, timeout=timeout)
                     )
-                    for m in head
-                )
-            )
-            for message in head:
-                # publish() may have dropped the oldest meanwhile (queue full): pop only ours.
-                if self._outgoing and self._outgoing[0] is message:
-                    self._outgoing.popleft()
-            self.stats.published += len(head)
+                    done.add_done_callback(lambda _done: wakeup.set())
+                    inflight.append((message, done))
+                acknowledged = 0
+                while inflight and inflight[0][1].done():
+                    inflight[0][1].result()  # a failed publish ends the connection
+                    inflight.popleft()
+                    acknowledged += 1
+                self.stats.published += acknowledged
+                if acknowledged:
+                    continue
+                if not inflight and not self._outgoing:
+                    self._idle.set()
+                wakeup.clear()
+                if self._outgoing and len(inflight) < window:
+                    continue  # published meanwhile
+                await wakeup.wait()
+                if self._outgoing or inflight:
+                    self._idle.clear()
+        finally:
+            # In flight and not acknowledged: back in front, in order, for the next connection.
+            for message, publishing in reversed(inflight):
+                publishing.cancel()
+                self._outgoing.appendleft(message)
+            inflight.clear()
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         if not self.settings.manual_ack:
@@ -506,6 +532,16 @@ class MqttBus(Bus):
                 "sends them again",
                 unacked,
             )
+
+
+def _no_delay(client: aiomqtt.Client) -> None:
+    """TCP_NODELAY: paho leaves Nagle's algorithm on, which held each small PUBLISH and PUBACK
+    back until the previous one was acknowledged by TCP — about 100 ms of a reading's 245 ms
+    from the collector to a webhook (issue 11), and of the gateway's lag (issue 12)."""
+    setsockopt = getattr(client._client.socket(), "setsockopt", None)
+    if setsockopt is not None:
+        with contextlib.suppress(OSError):
+            setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _payload_bytes(payload: object) -> bytes:

@@ -1,0 +1,344 @@
+"""``python -m bench.gateway_e2e``: see the package docstring."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from multiprocessing.context import SpawnContext
+from pathlib import Path
+from typing import Any
+
+from bench.faults.rig import Service
+from bench.gateway_e2e.floor import FLOOR_TOPIC, run_floor
+from bench.gateway_e2e.listener import listen
+from bench.gateway_e2e.site import write_site
+from bench.modbus_poll import VALUES, cpu_model, free_ports, serve_slaves
+from gateway.wire import RAW_FILTER
+from tests.servers import Mosquitto
+
+SLAVES_PER_PROCESS = 500
+TICK = os.sysconf("SC_CLK_TCK")
+TARGET_CPU_PER_1000 = 0.04
+TARGET_RATIO = 1.4
+TARGET_P50_S, TARGET_P99_S = 0.050, 0.250
+
+
+@dataclass
+class Figures:
+    who: str
+    stations: int
+    expected: int
+    delivered: int
+    duplicates: int
+    cpu_s: float
+    collector_cpu_s: float | None
+    rss_mb: float
+    lags: list[float]
+    skipped: int
+    failed: int
+    tracebacks: int | None = None
+
+    @property
+    def share(self) -> float:
+        return self.delivered / self.expected if self.expected else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return 1000 * self.cpu_s / self.expected if self.expected else math.nan
+
+    def lag(self, q: float) -> float:
+        if not self.lags:
+            return math.nan
+        return self.lags[min(len(self.lags) - 1, int(q * len(self.lags)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (its threads included), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mb(pid: int) -> float:
+    match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) / 1024 if match else math.nan
+
+
+def walk(node: Any, key: str) -> Iterator[Any]:
+    """Every value of ``key`` anywhere in a health document."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == key:
+                yield value
+            yield from walk(value, key)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value, key)
+
+
+def next_slot(interval_s: float, after: float) -> float:
+    return (math.floor(after / interval_s) + 1) * interval_s
+
+
+def sleep_until(wall: float) -> None:
+    time.sleep(max(0.0, wall - time.time()))
+
+
+@contextmanager
+def slaves(ctx: SpawnContext, ports: list[int]) -> Iterator[None]:
+    """Real pymodbus servers, one endpoint per station, SLAVES_PER_PROCESS per process."""
+    stop = ctx.Event()
+    processes = []
+    try:
+        for first in range(0, len(ports), SLAVES_PER_PROCESS):
+            parent, child = ctx.Pipe()
+            chunk = ports[first : first + SLAVES_PER_PROCESS]
+            process = ctx.Process(target=serve_slaves, args=(chunk, 1, child, stop), daemon=True)
+            process.start()
+            processes.append((process, parent))
+        for _process, parent in processes:
+            if not parent.poll(120):
+                raise SystemExit("the pymodbus servers did not start in 120 s")
+            parent.recv()
+        yield
+    finally:
+        stop.set()
+        for process, _parent in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+
+
+@contextmanager
+def listening(ctx: SpawnContext, broker: Mosquitto, topic_filter: str) -> Iterator[Any]:
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=listen, args=(broker.port, topic_filter, child), daemon=True)
+    process.start()
+    if not parent.poll(30):
+        raise SystemExit("the listener did not connect in 30 s")
+    parent.recv()
+    try:
+        yield parent
+    finally:
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+
+
+def window(interval_s: float, duration_s: float) -> tuple[float, float]:
+    t0 = next_slot(interval_s, time.time() + 0.2)
+    slots = max(1, round(duration_s / interval_s))
+    return t0, t0 + slots * interval_s
+
+
+def measure_gateway(
+    ctx: SpawnContext, root: Path, broker: Mosquitto, ports: list[int], args: argparse.Namespace
+) -> Figures:
+    site = write_site(root, ports, args.interval)
+    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    logs = root / "logs"
+    logs.mkdir(exist_ok=True)
+    collector = Service(
+        "collector",
+        ["collector", str(site), "--broker", broker.url, "--data-dir", str(root / "collector")],
+        logs / "collector.log",
+        env,
+    )
+    gateway = Service(
+        "gateway",
+        ["gateway", str(site), "--broker", broker.url, "--data-dir", str(root / "gateway")],
+        logs / "gateway.log",
+        env,
+    )
+    n = len(ports)
+    with ExitStack() as stack, listening(ctx, broker, RAW_FILTER) as listener:
+        for service in (collector, gateway):
+            service.start()
+            stack.callback(service.stop)
+        deadline = time.time() + 120
+        while True:  # warm-up: every station read once, then whole slots more
+            health = gateway.health()
+            online = sum(1 for value in walk(health, "online") if value is True)
+            if online >= n:
+                break
+            if time.time() > deadline:
+                raise SystemExit(f"only {online} of {n} stations online after 120 s:\n"
+                                 + gateway.tail())
+            time.sleep(0.5)
+        time.sleep(args.warmup)
+        t0, t1 = window(args.interval, args.duration)
+        sleep_until(t0 - 0.05)
+        missed0 = sum(walk(gateway.health(), "missed_runs"))
+        cpu0, ccpu0 = cpu_seconds(gateway.pid), cpu_seconds(collector.pid)
+        sleep_until(t1 - 0.05)
+        cpu1, ccpu1 = cpu_seconds(gateway.pid), cpu_seconds(collector.pid)
+        missed1 = sum(walk(gateway.health(), "missed_runs"))
+        rss = peak_rss_mb(gateway.pid)
+        time.sleep(args.grace)
+        listener.send((t0, t1))
+        counted = listener.recv()
+        stack.close()  # SIGTERM, as systemd stops them
+    tracebacks = sum(log.read_text(errors="replace").count("Traceback") for log in logs.iterdir())
+    return Figures(
+        "quantrac",
+        n,
+        n * len(VALUES) * round((t1 - t0) / args.interval),
+        counted["readings"],
+        counted["duplicates"],
+        cpu1 - cpu0,
+        ccpu1 - ccpu0,
+        rss,
+        counted["lags"],
+        missed1 - missed0,
+        0,
+        tracebacks,
+    )
+
+
+def measure_floor(
+    ctx: SpawnContext, broker: Mosquitto, ports: list[int], args: argparse.Namespace
+) -> Figures:
+    n = len(ports)
+    with listening(ctx, broker, f"{FLOOR_TOPIC}/+") as listener:
+        parent, child = ctx.Pipe()
+        stop = ctx.Event()
+        process = ctx.Process(
+            target=run_floor, args=(ports, args.interval, broker.port, child, stop), daemon=True
+        )
+        process.start()
+        if not parent.poll(120):
+            raise SystemExit("the floor did not start in 120 s")
+        parent.recv()
+        assert process.pid is not None
+        time.sleep(args.warmup)
+        t0, t1 = window(args.interval, args.duration)
+        sleep_until(t0 - 0.05)
+        cpu0 = cpu_seconds(process.pid)
+        sleep_until(t1 - 0.05)
+        cpu1 = cpu_seconds(process.pid)
+        rss = peak_rss_mb(process.pid)
+        time.sleep(args.grace)
+        listener.send((t0, t1))
+        counted = listener.recv()
+        stop.set()
+        skipped, failed = parent.recv() if parent.poll(30) else (-1, -1)
+        process.join(10)
+    return Figures(
+        "floor",
+        n,
+        n * len(VALUES) * round((t1 - t0) / args.interval),
+        counted["readings"],
+        counted["duplicates"],
+        cpu1 - cpu0,
+        None,
+        rss,
+        counted["lags"],
+        skipped,
+        failed,
+    )
+
+
+def ms(seconds: float) -> str:
+    return "—" if math.isnan(seconds) else f"{seconds * 1000:,.0f}"
+
+
+def report(n: int, gateway: Figures, floor: Figures) -> None:
+    ratio = gateway.cpu_per_1000 / floor.cpu_per_1000 if floor.cpu_per_1000 else math.nan
+    rows = [
+        ("delivered / expected", f"{gateway.share:.3f}", f"{floor.share:.3f}"),
+        ("duplicates at the subscriber", f"{gateway.duplicates}", f"{floor.duplicates}"),
+        (
+            "gateway CPU s per 1000 readings",
+            f"{gateway.cpu_per_1000:.4f}",
+            f"{floor.cpu_per_1000:.4f}",
+        ),
+        (
+            "collector CPU s per 1000 readings",
+            f"{1000 * (gateway.collector_cpu_s or 0) / gateway.expected:.4f}",
+            "—",
+        ),
+        ("peak RSS, MB", f"{gateway.rss_mb:.0f}", f"{floor.rss_mb:.0f}"),
+        ("lag slot → subscriber p50, ms", ms(gateway.lag(0.5)), ms(floor.lag(0.5))),
+        ("lag slot → subscriber p99, ms", ms(gateway.lag(0.99)), ms(floor.lag(0.99))),
+        ("skipped polls", f"{gateway.skipped}", f"{floor.skipped}"),
+        ("tracebacks in the logs (stop included)", f"{gateway.tracebacks}", "—"),
+    ]
+    print(f"\nN = {n} stations, {gateway.expected:,} readings expected in the window")
+    print(f"| | quantrac | floor |\n| --- | --- | --- |")
+    for name, ours, theirs in rows:
+        print(f"| {name} | {ours} | {theirs} |")
+    print(f"CPU ratio quantrac / floor: {ratio:.2f} (target ≤ {TARGET_RATIO}); "
+          f"lag p50 ratio {gateway.lag(0.5) / floor.lag(0.5):.2f}")
+    verdicts = [
+        ("delivered 1.00", gateway.share >= 0.9995),
+        (f"CPU ≤ {TARGET_CPU_PER_1000}", gateway.cpu_per_1000 <= TARGET_CPU_PER_1000),
+        ("no poll skipped", gateway.skipped == 0),
+    ]
+    if n == 500:
+        verdicts += [
+            ("lag p50 < 50 ms", gateway.lag(0.5) < TARGET_P50_S),
+            ("lag p99 < 250 ms", gateway.lag(0.99) < TARGET_P99_S),
+        ]
+    print("targets: " + ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in verdicts))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.gateway_e2e")
+    parser.add_argument("--stations", default="200,500,1000,2000",
+                        help="comma-separated numbers of stations (one endpoint each)")
+    parser.add_argument("--interval", type=float, default=1.0, help="poll interval, s")
+    parser.add_argument("--duration", type=float, default=30.0, help="measured window, s")
+    parser.add_argument("--warmup", type=float, default=8.0, help="s after every station is up")
+    parser.add_argument("--grace", type=float, default=5.0,
+                        help="s after the window for late deliveries")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per N")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare asyncio floor")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    counts = [int(part) for part in args.stations.split(",") if part.strip()]
+    ctx = mp.get_context("spawn")
+    print(f"gateway end to end: {platform.python_version()}, {cpu_model()}, "
+          f"{os.cpu_count()} CPUs; interval {args.interval} s, window {args.duration} s")
+    work = Path(tempfile.mkdtemp(prefix="gateway-e2e-", dir=os.environ.get("BENCH_DIR")))
+    print(f"work directory (real disk): {work}")
+    try:
+        for n in counts:
+            ports = free_ports(n)
+            for run in range(args.repeat):
+                root = work / f"n{n}-run{run}"
+                root.mkdir(parents=True)
+                broker = Mosquitto(root / "broker")
+                (root / "broker").mkdir()
+                broker.start()
+                try:
+                    with slaves(ctx, ports):
+                        gateway = measure_gateway(ctx, root, broker, ports, args)
+                        floor = (
+                            gateway if args.no_floor else measure_floor(ctx, broker, ports, args)
+                        )
+                finally:
+                    broker.stop()
+                report(n, gateway, floor)
+                sys.stdout.flush()
+    finally:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
