@@ -356,6 +356,7 @@ def api(
     """Serve the HTTP API from the store."""
     from alerting.incidents import IncidentStore
     from quantrac.api import ApiContext, create_app
+    from quantrac.api_board import province_outline
     from quantrac.runners import api_server, station_catalog
 
     setup_logging(verbose)
@@ -367,6 +368,7 @@ def api(
         store=store,
         stations=dict(site.stations) if site else {},
         site_name=site.settings.name if site else "",
+        outline=province_outline(site.directory) if site else None,  # the board's map
         incidents=IncidentStore(incidents_file) if incidents_file.exists() else None,
         security=ApiSecurity(
             KeyStore(settings.api_keys_path), settings.api_open_reads, settings.cors_origins
@@ -374,6 +376,7 @@ def api(
     )
     server = api_server(create_app(context), host or settings.api_host, port or settings.api_port)
     console.print(f"API on http://{server.config.host}:{server.config.port}/stations")
+    console.print(f"  IOC board: http://{server.config.host}:{server.config.port}/")
     if settings.api_open_reads:
         console.print("  reads open without a key (QUANTRAC_API_OPEN_READS); actions need one")
 

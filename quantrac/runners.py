@@ -236,7 +236,9 @@ class _ApiServer(uvicorn.Server):
 
 
 def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    # A board's live stream never ends by itself: shutdown gives open streams 2 s, then ends them.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                            timeout_graceful_shutdown=2)  # fmt: skip
     return _ApiServer(config)
 
 
