@@ -35,6 +35,7 @@ from gateway.model import VIETNAM_TZ
 from gateway.tt10 import tt10_inbox_for
 from quantrac.alerting_app import build_alerting, compressed_rules, site_rules
 from quantrac.api import ApiContext, create_app
+from quantrac.api_board import province_outline
 from quantrac.auth import KEYS_FILE, ApiSecurity, KeyStore
 from quantrac.board import index_board
 from quantrac.runners import GatewayService, api_server, free_port, station_catalog
@@ -262,6 +263,8 @@ async def run_demo(
         # below (not made and printed here: a key in a terminal's scrollback is a secret in a
         # log). Listening on another address, reads want a key too.
         security=ApiSecurity(KeyStore(data_dir / KEYS_FILE), open_reads=_loopback(host)),
+        outline=province_outline(site.directory),  # the IOC board's map
+        live_poll_s=1.0,  # the storm moves fast: the board follows it every second
     )
     server = api_server(create_app(context), host, port)
     watch = FloodWatch(console, store, stations)
@@ -277,6 +280,7 @@ async def run_demo(
         f"[bold]quantrac demo[/] — {site.settings.name}, {len(stations)} simulated stations"
     )
     console.print(f"  data:   {store.path}")
+    console.print(f"  board:  {base}/   (the IOC board: map, stations, incidents, live)")
     console.print(f"  API:    {base}/stations/kim_long/latest")
     console.print(f"          {base}/stations/kim_long/readings?param=water_level")
     console.print(f"          {base}/stations   {base}/health   {base}/docs")
