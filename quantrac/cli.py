@@ -24,6 +24,7 @@ from quantrac.alerting_cli import (
     silences_app,
 )
 from quantrac.auth import ApiSecurity, KeyStore
+from quantrac.backup import backup
 from quantrac.cli_common import (
     DEFAULT_SITE,
     console,
@@ -33,6 +34,7 @@ from quantrac.cli_common import (
     site_or_exit,
 )
 from quantrac.keys_cli import audit_app, keys_app
+from quantrac.partition import partition_or_exit
 from quantrac.settings import SecretFileError, Settings, get_settings
 from quantrac.site import Site, SiteConfigError, load_site
 from quantrac.technician import modbus_app, station_app
@@ -58,6 +60,7 @@ app.add_typer(notifications_app, name="notifications")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.command("alerting")(alerting)
+app.command("backup")(backup)
 
 SiteArg = Annotated[Path, typer.Argument(help="site directory (site.yaml + stations/)")]
 BrokerOpt = Annotated[
@@ -194,6 +197,20 @@ def gateway(
             help="serve GET /health (JSON) and /metrics (Prometheus) on HOST:PORT",
         ),
     ] = None,
+    stations: Annotated[
+        str | None,
+        typer.Option(
+            envvar="QUANTRAC_GATEWAY_STATIONS",
+            help="only these stations: ids or patterns, comma-separated (one gateway of several)",
+        ),
+    ] = None,
+    gateway_id: Annotated[
+        str | None,
+        typer.Option(envvar="QUANTRAC_GATEWAY_ID", help="this gateway's id (default: site.yaml)"),
+    ] = None,
+    resend_after: Annotated[
+        float, typer.Option(help="s without a receipt before the outbox sends a batch again")
+    ] = 30.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Read the site's stations and publish raw batches to the broker, through the outbox."""
@@ -204,7 +221,7 @@ def gateway(
     from quantrac.runners import GatewayService, mqtt_bus, mqtt_settings
 
     setup_logging(verbose)
-    site = site_or_exit(site_dir)
+    site = partition_or_exit(site_or_exit(site_dir), stations, gateway_id)
     health_listener = listen_or_exit(health)
     try:
         tt10_ftp_server = tt10_ftp_for(site, None, tt10_inbox, tt10_ftp)
@@ -223,7 +240,7 @@ def gateway(
             site,
             bus,
             outbox_path=outbox_path,
-            outbox_settings=OutboxSettings(rate_per_s=replay_rate),
+            outbox_settings=OutboxSettings(rate_per_s=replay_rate, resend_after_s=resend_after),
         )
         tt10 = tt10_inbox_for(site, None, tt10_inbox, work_dir=tt10_work_dir, settle_s=tt10_settle)
         if tt10 is not None:
@@ -269,6 +286,14 @@ def collector(
             help="serve GET /health (JSON) and /metrics (Prometheus) on HOST:PORT",
         ),
     ] = None,
+    clean_session: Annotated[
+        bool,
+        typer.Option(
+            envvar="QUANTRAC_COLLECTOR_CLEAN_SESSION",
+            help="the broker forgets this collector when it goes: with several on the shared "
+            "subscription, a dead one holds no share (docs/deploy.md)",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Quality-check raw batches from the broker and store them (SQLite, InfluxDB, VM)."""
@@ -283,7 +308,12 @@ def collector(
     health_listener = listen_or_exit(health)
     settings = _with_data_dir(data_dir, store_url)
     broker_or_exit(broker or settings.broker_url)
-    bus = mqtt_bus(settings, broker, client_id or f"quantrac-collector-{socket.gethostname()}")
+    bus = mqtt_bus(
+        settings,
+        broker,
+        client_id or f"quantrac-collector-{socket.gethostname()}",
+        clean_session=clean_session,
+    )
     # A remote store is written through a local copy (what the derived series read) and a
     # durable queue: neither an outage nor a slow database stops the clean stream.
     store = _open_store(

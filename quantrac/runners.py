@@ -222,9 +222,13 @@ def mqtt_settings(settings: Settings, broker_url: str | None, client_id: str) ->
     )
 
 
-def mqtt_bus(settings: Settings, broker_url: str | None, client_id: str) -> MqttBus:
-    """An MQTT bus; a fixed client id gives a persistent session across restarts."""
-    return MqttBus(mqtt_settings(settings, broker_url, client_id))
+def mqtt_bus(
+    settings: Settings, broker_url: str | None, client_id: str, *, clean_session: bool = False
+) -> MqttBus:
+    """An MQTT bus; a fixed client id gives a persistent session across restarts, unless
+    ``clean_session`` (consumers of a shared subscription: docs/deploy.md, "Scale-out")."""
+    bus_settings = mqtt_settings(settings, broker_url, client_id)
+    return MqttBus(replace(bus_settings, clean_session=clean_session))
 
 
 class _ApiServer(uvicorn.Server):
