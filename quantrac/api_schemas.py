@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from alerting.incidents import Incident, Silence
+from alerting.model import Signal
+from alerting.templates import render
 from gateway.model import Reading
 
 
@@ -158,6 +160,9 @@ class IncidentPublic(BaseModel):
     acked_by: str | None
     acked_at: datetime | None = None
     ack_note: str = ""
+    message: str = Field(
+        default="", description="the warning in Vietnamese, as the committee's phones get it"
+    )
     facts: dict[str, Any]
 
     @classmethod
@@ -177,8 +182,22 @@ class IncidentPublic(BaseModel):
             acked_by=incident.acked_by,
             acked_at=incident.acked_at,
             ack_note=incident.ack_note,
+            message=_message(incident),
             facts={str(k): _plain(v) for k, v in incident.facts.items()},
         )
+
+
+def _message(incident: Incident) -> str:
+    """The incident's current warning text, from its facts (alerting.templates)."""
+    facts = incident.facts
+    value = facts.get("value")
+    signal = Signal(incident.rule, incident.station, incident.kind, incident.level,
+                    incident.severity, incident.updated_at, str(facts.get("param", "")),
+                    value if isinstance(value, int | float) else None, facts)  # fmt: skip
+    try:
+        return render(signal).text
+    except (KeyError, TypeError, ValueError):  # facts of an older version: the label will do
+        return str(facts.get("label", ""))
 
 
 def _plain(value: Any) -> Any:
