@@ -33,6 +33,7 @@ from quantrac.cli_common import (
     setup_logging,
     site_or_exit,
 )
+from quantrac.dashboards.cli import dashboards_app
 from quantrac.keys_cli import audit_app, keys_app
 from quantrac.partition import partition_or_exit
 from quantrac.settings import SecretFileError, Settings, get_settings
@@ -59,6 +60,7 @@ app.add_typer(silences_app, name="silences")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(dashboards_app, name="dashboards")
 app.command("alerting")(alerting)
 app.command("backup")(backup)
 

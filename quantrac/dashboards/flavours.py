@@ -83,7 +83,9 @@ class Flavour(Protocol):
         ...
 
     def heartbeat(self, ref: str) -> cogvariants.Dataquery:
-        """The gateway's ``station_online`` per station in steps: 1 online, 0 not."""
+        """The gateway's ``station_online`` per station in steps of ``$__interval`` (the panel
+        sets it to the longest poll interval): 1 online, 0 not answering, nothing when the
+        gateway itself was silent."""
         ...
 
     def completeness(
@@ -206,7 +208,7 @@ class InfluxQL:
         where = self._where(self._param("station_online"))
         text = (
             f'SELECT min("value") {self._FROM} WHERE {where} AND $timeFilter '
-            'GROUP BY time($__interval), "station" fill(0)'
+            'GROUP BY time($__interval), "station" fill(null)'
         )
         return self._query(ref, text, alias="$tag_station")
 
@@ -238,7 +240,7 @@ class InfluxQL:
     last_seen_hidden = ("quality",)
 
     def last_seen(self, ref: str) -> InfluxQLQuery:
-        where = self._where(self._NOT_DERIVED)
+        where = self._where(self._NOT_HEARTBEAT, self._NOT_DERIVED)
         text = (
             f'SELECT last("quality") AS "quality" {self._FROM} WHERE {where} AND $timeFilter '
             'GROUP BY "station"'
@@ -357,7 +359,7 @@ class PromQL:
     last_seen_hidden = ("Time",)
 
     def last_seen(self, ref: str) -> prometheus.Dataquery:
-        selector = self._selector("quality", self._NOT_DERIVED)
+        selector = self._selector("quality", self._NOT_HEARTBEAT, self._NOT_DERIVED)
         expr = f"max by (station) (tlast_over_time({selector}[$__range])) * 1000"
         return self._query(ref, expr, legend="last_seen", instant=True, table=True)
 

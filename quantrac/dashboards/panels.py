@@ -151,6 +151,7 @@ def state_timeline(
     mappings: list[dashboard.ValueMapping],
     width: int = 24,
     height: int = 8,
+    interval: str | None = None,
 ) -> dashboard.Panel:
     builder = (
         statetimeline.Panel()
@@ -164,6 +165,8 @@ def state_timeline(
         .show_value(common_model.VisibilityMode.NEVER)
         .merge_values(True)
     )
+    if interval is not None:
+        builder = builder.interval(interval)
     return _sized(builder.build(), width, height)
 
 

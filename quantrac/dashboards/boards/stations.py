@@ -11,6 +11,7 @@ from quantrac.dashboards import panels
 from quantrac.dashboards.boards.shell import BoardSpec, board
 from quantrac.dashboards.catalog import BoardCatalog, StationEntry
 from quantrac.dashboards.flavours import Flavour
+from quantrac.dashboards.grafana import format_ms
 from quantrac.dashboards.sdk import value_mappings
 from quantrac.dashboards.standards import GREEN
 
@@ -44,6 +45,11 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
         steps=[(None, "#FF0000"), (1.0, GREEN)],
         mappings=value_mappings({"0": ("Mất kết nối", "#FF0000"), "1": ("Trực tuyến", GREEN)}),
         height=max(5, 2 + 2 * len(polled)),
+        # One step per poll of the slowest station: a shorter step would find no heartbeat
+        # between two polls and draw a healthy station as silent.
+        interval=format_ms(int(max((s.interval_s or 60) for s in polled) * 1000))
+        if polled
+        else None,
     )
     groups = by_polls(catalog.stations)
     completeness = panels.time_series(
