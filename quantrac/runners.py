@@ -238,6 +238,14 @@ class _ApiServer(uvicorn.Server):
         # swallow the signal and re-raise it after its own shutdown.
         yield
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Lifespan is off: the app's own "closing" (the board's live streams end) is called
+        # here, before uvicorn waits for the open connections to finish.
+        closing = getattr(getattr(self.config.app, "state", None), "closing", None)
+        if callable(closing):
+            closing()
+        await super().shutdown(sockets)
+
 
 def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     # A board's live stream never ends by itself: shutdown gives open streams 2 s, then ends them.
