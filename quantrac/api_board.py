@@ -168,12 +168,17 @@ def index(request: Request, context: Context, found: Authenticated) -> Response:
 
 
 @router.get("/whoami", response_model=WhoAmIPublic)
-def whoami(who: Viewer) -> WhoAmIPublic:
-    """Who the key is, and whether it may act: the board shows the acknowledge button only
-    to an operator."""
-    role = who.role.label if who.role is not None else None
-    can_act = who.role is not None and who.role >= Role.OPERATOR
-    return WhoAmIPublic(name=who.name, role=role, can_act=can_act)
+def whoami(context: Context, found: Authenticated) -> WhoAmIPublic:
+    """Who the key is (no key: anonymous), whether it may act, and whether reads are open
+    without a key: the board asks for a key only when it needs one, and shows the acknowledge
+    button only to an operator. A wrong key is a 401, as everywhere."""
+    role = found.role if found is not None else None
+    return WhoAmIPublic(
+        name=found.name if found is not None else "",
+        role=role.label if role is not None else None,
+        can_act=role is not None and role >= Role.OPERATOR,
+        reads_open=context.security.open_reads,
+    )
 
 
 @router.get("/latest", response_model=LatestAllPublic)
@@ -270,6 +275,7 @@ def mount_board(app: FastAPI, context: ApiContext) -> None:
     """The board's routes, its files under /board/, and the OpenAPI pages from local files."""
     app.include_router(router)
     app.state.live = live_feed(context)
+    app.state.closing = app.state.live.close  # called as the server stops (runners.api_server)
     app.mount("/board", StaticFiles(directory=web_dir()), name="board")
     vendor = "/board/vendor"
 

@@ -50,9 +50,12 @@ class LiveFeed:
     _last_stations: dict[str, str] = field(default_factory=dict)
     _last_incidents: str | None = None
     _primed: asyncio.Event = field(default_factory=asyncio.Event)
+    _closed: bool = False
 
     async def listen(self) -> AsyncIterator[str]:
         """The event stream of one listener, as text/event-stream lines."""
+        if self._closed:
+            return
         queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue(QUEUE_SIZE)
         self._queues.add(queue)
         self.counters.listeners = len(self._queues)
@@ -77,6 +80,16 @@ class LiveFeed:
         finally:
             self._queues.discard(queue)
             self.counters.listeners = len(self._queues)
+
+    def close(self) -> None:
+        """Ends every stream (the server is stopping): a stream never ends by itself, and the
+        server would otherwise wait for it."""
+        self._closed = True
+        for queue in list(self._queues):
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()  # room for the end marker
+            queue.put_nowait(None)
+        self._queues.clear()
 
     def _send(self, event: str, data: str) -> None:
         for queue in list(self._queues):

@@ -139,6 +139,7 @@ class WhoAmIPublic(BaseModel):
         description="null: no key, reads open on this network"
     )
     can_act: bool = Field(description="may acknowledge incidents and add silences")
+    reads_open: bool = Field(description="whether this API answers reads without a key")
 
 
 class IncidentPublic(BaseModel):

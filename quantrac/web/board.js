@@ -25,6 +25,13 @@
   async function identify() {
     try {
       state.me = await Api.get("/whoami");
+      if (!state.me.role && !state.me.reads_open) {
+        state.me = null;
+        showWho();
+        message("Cần khóa API để xem bảng điều hành trên mạng này.", "warn");
+        openKeyDialog();
+        return false;
+      }
     } catch (error) {
       state.me = null;
       if (error.status === 401 || error.status === 403) {

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import uvicorn
-
 from alerting.incidents import IncidentManager, IncidentStore
 from alerting.model import AlertKind, Severity, Signal
 from collector.store.sqlite import SqliteStore
@@ -19,7 +17,7 @@ from gateway.model import Quality, Reading
 from quantrac.api import ApiContext, create_app
 from quantrac.api_board import province_outline
 from quantrac.auth import ApiSecurity, KeyStore, Role
-from quantrac.runners import station_catalog
+from quantrac.runners import api_server, station_catalog
 from quantrac.site import Site, load_site
 from tests.conftest import EXAMPLE_SITE
 from tests.servers import free_port, wait_for_port
@@ -115,9 +113,7 @@ def board_site(directory: Path, *, open_reads: bool = False,
         outline=province_outline(site.directory), live_poll_s=live_poll_s,
     )  # fmt: skip
     port = free_port()
-    config = uvicorn.Config(create_app(context), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
+    server = api_server(create_app(context), "127.0.0.1", port)  # as `quantrac api` runs it
     thread = threading.Thread(target=server.run, name="board-api", daemon=True)
     thread.start()
     try:

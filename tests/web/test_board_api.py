@@ -116,7 +116,9 @@ def test_export_xlsx_and_csv_for_an_officers_report(site: BoardSite) -> None:
 def test_whoami_and_the_page_itself(site: BoardSite) -> None:
     assert get(site, "/whoami", "operator").json()["can_act"] is True
     assert get(site, "/whoami", "viewer").json() == {"name": "viewer trực ban", "role": "viewer",
-                                                     "can_act": False}  # fmt: skip
+                                                     "can_act": False, "reads_open": False}
+    assert httpx.get(site.url + "/whoami").json() == {"name": "", "role": None, "can_act": False,
+                                                      "reads_open": False}  # fmt: skip
     page = httpx.get(site.url + "/", headers={"Accept": "text/html"})  # no key: a page, no data
     assert page.status_code == 200
     assert "Bảng điều hành quan trắc" in page.text
