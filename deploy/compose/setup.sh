@@ -111,7 +111,8 @@ for service in gateway alerting; do
 EOF
 done
 
-mkdir -p backups "${TT10_INBOX_DIR:-./data/tt10-inbox}"
+# Folders others may look into (an FTP server writes the TT10 inbox).
+(umask 022 && mkdir -p backups "${TT10_INBOX_DIR:-./data/tt10-inbox}")
 
 # Each secret readable by the user of the container that reads it, and by nobody else.
 give() {  # OWNER[:GROUP] MODE FILE…
