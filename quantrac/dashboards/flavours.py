@@ -28,8 +28,8 @@ from collector.schema import DERIVED_TAG, MEASUREMENT
 from quantrac.dashboards.sdk import InfluxQLQuery, influxdb_ref, victoriametrics_ref
 
 BAD = 2  # collector's Quality.BAD
-SEEN_WINDOW = "15m"
-SUBQUERY_STEP = "1m"  # the shortest poll interval: every point is seen by the subquery  # a station heard within this before the range's end counts as online
+SEEN_WINDOW = "15m"  # a station heard within this before the range's end counts as online
+SUBQUERY_STEP = "1m"  # the shortest poll interval: every point is seen by the subquery
 
 Agg = Literal["mean", "max", "min", "last", "sum"]
 
@@ -314,7 +314,8 @@ class PromQL:
         suffix: str = "",
     ) -> prometheus.Dataquery:
         matchers = [f'param="{param}"', *self._stations(stations)]
-        good = f"{self._selector('value', *matchers)} and {self._selector('quality', *matchers)} != {BAD}"
+        value = self._selector("value", *matchers)
+        good = f"{value} and {self._selector('quality', *matchers)} != {BAD}"
         # A subquery: the last value that was not bad, as InfluxQL's last() WHERE quality <> 2.
         expr = f"last_over_time(({good})[$__range:{SUBQUERY_STEP}])"
         legend = name or f"{{{{station}}}}{suffix}"
