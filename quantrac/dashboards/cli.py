@@ -59,7 +59,7 @@ def build_command(
     if check:
         stale = [n for n, t in files.items() if _read(out / n) != t]
         for name in stale:
-            err_console.print(f"[red]out of date:[/] {escape(str(out / name))}")
+            err_console.print(f"[red]out of date:[/] {escape(str(out / name))}", soft_wrap=True)
         if stale:
             err_console.print("run `quantrac dashboards build` and commit the result")
             raise typer.Exit(1)
