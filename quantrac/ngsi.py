@@ -271,7 +271,16 @@ def _answer(request: Request, body: Any, types: Sequence[str], options: str | No
                         media_type=LD_JSON if ld else "application/json")  # fmt: skip
 
 
-@router.get("/entities", response_model=list[NgsiEntity], response_model_by_alias=True)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "no type, an unknown type or a malformed id (BadRequestData)",
+          "content": {"application/problem+json": {}}},
+    404: {"description": "no such entity (ResourceNotFound)",
+          "content": {"application/problem+json": {}}},
+}  # fmt: skip
+
+
+@router.get("/entities", response_model=list[NgsiEntity], response_model_by_alias=True,
+            responses=ERRORS)  # fmt: skip
 async def query_entities(
     request: Request,
     context: Context,
@@ -305,7 +314,8 @@ async def query_entities(
     return _answer(request, page, types, options, headers)
 
 
-@router.get("/entities/{entity_id}", response_model=NgsiEntity, response_model_by_alias=True)
+@router.get("/entities/{entity_id}", response_model=NgsiEntity, response_model_by_alias=True,
+            responses=ERRORS)  # fmt: skip
 async def entity(
     entity_id: str, request: Request, context: Context, _: Viewer, options: Options = None
 ) -> JSONResponse:
