@@ -12,6 +12,7 @@ have mosquitto_pub || missing+=(mosquitto-clients)
 have influxd || missing+=(influxdb)
 have victoria-metrics || missing+=(victoria-metrics)
 have socat || missing+=(socat)
+have systemd-analyze || missing+=(systemd)  # verifies deploy/systemd/ (tests/deploy)
 have chromium || missing+=(chromium)  # the IOC board's browser tests (Playwright drives it)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
