@@ -134,7 +134,8 @@ def test_the_hardening_reaches_every_unit() -> None:
         # The drop-in directory "quantrac-.service.d" applies to every unit named quantrac-…
         assert unit.startswith("quantrac-"), unit
         own = dict(settings(unit_text(unit)))
-        assert "User" not in own and "ProtectSystem" not in own, f"{unit}: set in the drop-in"
+        assert "User" not in own, f"{unit}: set in the drop-in"
+        assert "ProtectSystem" not in own, f"{unit}: set in the drop-in"
         if not unit.startswith("quantrac-gateway@"):
             assert own.get("PrivateDevices") == "yes", unit
 
