@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +235,20 @@ def test_the_replay_is_recent_and_in_the_past(replayed: Replayed) -> None:
     """VictoriaMetrics keeps a month and refuses the future; the local copy keeps 3 days."""
     now = datetime.now(replayed.replay.start.tzinfo)
     assert timedelta(hours=36) <= now - replayed.replay.start <= timedelta(days=3)
+
+
+def test_the_pictures_of_the_docs_draw_from_the_same_queries(
+    replayed: Replayed, tmp_path: Path
+) -> None:
+    """tests/dashboards/pictures.py draws docs/img/dashboards/*.png; it must keep working."""
+    from tests.dashboards.pictures import draw
+
+    for slug in ("toan-tinh", "tram"):
+        path = draw(
+            replayed.board("influxdb", slug),
+            replayed.stores,
+            whole(replayed),
+            tmp_path / f"{slug}.png",
+        )
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.stat().st_size > 20_000
