@@ -8,7 +8,7 @@ legend reads "Kim Long (sông Hương)", never ``kim_long``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from grafana_foundation_sdk.builders import (
     annotationslist,
@@ -25,7 +25,7 @@ from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard
 
 from quantrac.dashboards.catalog import StationEntry
-from quantrac.dashboards.sdk import Built, ThresholdsBuilder, rename_by_regex
+from quantrac.dashboards.sdk import Built, ThresholdsBuilder, rename_by_regex, thresholds
 
 Steps = list[tuple[float | None, str]]
 
@@ -110,10 +110,12 @@ def stat_panel(
     background: bool = True,
     no_value: str | None = None,
     decimals: float | None = None,
+    series_steps: Mapping[str, Steps] | None = None,
     width: int = 6,
     height: int = 5,
 ) -> dashboard.Panel:
-    """The last value of each series, coloured by its thresholds."""
+    """The last value of each series, coloured by its thresholds (``series_steps``: a series'
+    own, by its displayed name)."""
     builder = (
         stat.Panel()
         .title(title)
@@ -138,6 +140,14 @@ def stat_panel(
         builder = builder.no_value(no_value)
     if decimals is not None:
         builder = builder.decimals(decimals)
+    for name, own in (series_steps or {}).items():
+        builder = builder.override_by_name(
+            name,
+            [
+                dashboard.DynamicConfigValue(id_val="thresholds", value=thresholds(own)),
+                dashboard.DynamicConfigValue(id_val="color", value={"mode": "thresholds"}),
+            ],
+        )
     return _sized(builder.build(), width, height)
 
 

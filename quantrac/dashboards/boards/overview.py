@@ -198,6 +198,8 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
             gauges,
             unit="lengthm",
             decimals=2,
+            # A gauge's colours are its own BĐ I/II/III.
+            series_steps={s.label: flood_steps(s.flood_levels) for s in gauges},
             width=5,
             height=6,
         ),
@@ -212,24 +214,6 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
             height=6,
         ),
     ]
-    # A gauge's colours are its own BĐ I/II/III: one override per station.
-    level_panel = latest[1]
-    overrides = level_panel.field_config.overrides if level_panel.field_config else None
-    for s in gauges:
-        assert level_panel.field_config is not None
-        level_panel.field_config.overrides = [
-            *(overrides or []),
-            dashboard.DashboardFieldConfigSourceOverrides(
-                matcher=dashboard.MatcherConfig(id_val="byName", options=s.label),
-                properties=[
-                    dashboard.DynamicConfigValue(
-                        id_val="thresholds", value=thresholds(flood_steps(s.flood_levels))
-                    ),
-                    dashboard.DynamicConfigValue(id_val="color", value={"mode": "thresholds"}),
-                ],
-            ),
-        ]
-        overrides = level_panel.field_config.overrides
     return board(
         SPEC,
         catalog,
