@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -207,7 +207,8 @@ def create_app(context: ApiContext) -> FastAPI:
 
     @app.delete("/silences/{silence_id}", responses=missing)
     async def expire_silence(
-        silence_id: int,
+        # SQLite's integers are 64-bit: a larger id is no silence, not an overflow (a 500).
+        silence_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
         context: Context,
         _: Annotated[Principal, require(Role.OPERATOR, "silence.expire")],
     ) -> SilencePublic:
