@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from quantrac.site import Site
 
@@ -63,22 +62,6 @@ class BoardCatalog:
     @property
     def polled(self) -> tuple[StationEntry, ...]:
         return tuple(s for s in self.stations if s.polls_per_day is not None)
-
-    def utc_offset_hours(self) -> float:
-        """The zone's offset now; Vietnam's has been +07:00 without daylight saving since 1975."""
-        from datetime import UTC, datetime
-
-        offset = datetime.now(UTC).astimezone(ZoneInfo(self.timezone)).utcoffset()
-        return 0.0 if offset is None else offset.total_seconds() / 3600
-
-    def centre(self) -> tuple[float, float]:
-        """The middle of the stations' bounding box: where the map opens."""
-        located = self.located
-        if not located:
-            return (16.0, 107.5)  # central Vietnam
-        lats = [s.lat for s in located if s.lat is not None]
-        lons = [s.lon for s in located if s.lon is not None]
-        return ((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
 
 
 def catalog_of(site: Site) -> BoardCatalog:

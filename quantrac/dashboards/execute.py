@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from quantrac.dashboards.grafana import (
     TimeRange,
@@ -128,7 +129,6 @@ def run_target(
     span: TimeRange,
     *,
     selection: Mapping[str, Sequence[str]] | None = None,
-    utc_offset_s: int = 7 * 3600,
 ) -> Answer:
     """One target of one panel, as Grafana would run it over ``span``."""
     datasource = target.get("datasource") or panel.get("datasource") or {}
@@ -150,6 +150,9 @@ def run_target(
             variables=variables, selection=selection,
         )  # fmt: skip
         step = prometheus_step_s(span, interval)
+        # Grafana aligns the step in the dashboard's zone (a day starts at local midnight).
+        offset = span.end.astimezone(ZoneInfo(str(board.get("timezone") or "UTC"))).utcoffset()
+        utc_offset_s = int(offset.total_seconds()) if offset else 0
         return run_promql(
             stores, expr, ref, instant=bool(target.get("instant")), span=span, step_s=step,
             utc_offset_s=utc_offset_s,

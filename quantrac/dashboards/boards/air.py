@@ -89,4 +89,4 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
         )
         for p in QCVN_05_2023
     ]
-    return board(SPEC, catalog, flavour, [*aqi, *pollutants])
+    return board(SPEC, catalog, [*aqi, *pollutants])

@@ -149,4 +149,4 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
         width=8,
         height=6,
     )
-    return board(SPEC, catalog, flavour, [*levels, alarm, rain_bars, totals, risk, wind, cap_gio])
+    return board(SPEC, catalog, [*levels, alarm, rain_bars, totals, risk, wind, cap_gio])

@@ -217,6 +217,5 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
     return board(
         SPEC,
         catalog,
-        flavour,
         [station_map(catalog, flavour), *counts, *latest, panels.incidents_list(10, 8)],
     )

@@ -10,7 +10,6 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.models import dashboard
 
 from quantrac.dashboards.catalog import BoardCatalog
-from quantrac.dashboards.flavours import Flavour
 from quantrac.dashboards.layout import place
 from quantrac.dashboards.sdk import GRAFANA_ANNOTATIONS
 
@@ -89,7 +88,7 @@ def built_in_annotations() -> builders.AnnotationQuery:
     )
 
 
-def uid_of(slug: str, flavour: Flavour) -> str:
+def uid_of(slug: str) -> str:
     """The same board in both flavours has one uid: a Grafana serves one flavour at a time."""
     return f"quantrac-{slug}"
 
@@ -97,12 +96,11 @@ def uid_of(slug: str, flavour: Flavour) -> str:
 def board(
     spec: BoardSpec,
     catalog: BoardCatalog,
-    flavour: Flavour,
     panels: Sequence[dashboard.Panel],
 ) -> dashboard.Dashboard:
     builder = (
         builders.Dashboard(spec.title)
-        .uid(uid_of(spec.slug, flavour))
+        .uid(uid_of(spec.slug))
         .description(spec.description)
         .tags([BOARD_TAG])
         .timezone(catalog.timezone)

@@ -113,4 +113,4 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
         width=24,
         height=8,
     )
-    return board(SPEC, catalog, flavour, [online, completeness, flagged, last_seen])
+    return board(SPEC, catalog, [online, completeness, flagged, last_seen])

@@ -70,4 +70,4 @@ def build(catalog: BoardCatalog, flavour: Flavour) -> dashboard.Dashboard:
         )
         for index, p in enumerate(QCVN_08_2023)
     ]
-    return board(SPEC, catalog, flavour, [*wqi, *limits])
+    return board(SPEC, catalog, [*wqi, *limits])
