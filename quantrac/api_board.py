@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
@@ -72,21 +74,38 @@ def province_outline(site_dir: Path) -> dict[str, Any] | None:
     return outline
 
 
+# A station's description changes only with its config: made once per config object.
+_described: dict[int, tuple[StationConfig, dict[str, Any]]] = {}
+
+
+def _description(config: StationConfig | None, station_id: str) -> dict[str, Any]:
+    if config is None:
+        return StationPublic(id=station_id, name=station_id, kind="unknown",
+                             district="").model_dump(mode="json")  # fmt: skip
+    known = _described.get(id(config))
+    if known is None or known[0] is not config:
+        known = (config, station_of(config).model_dump(mode="json"))
+        _described[id(config)] = known
+    return known[1]
+
+
 def latest_document(
     context: ApiContext, station_id: str, readings: Sequence[Reading], now: datetime
 ) -> dict[str, Any]:
     """``LatestPublic`` as JSON: the station, its newest readings, flood level and state."""
     config = context.stations.get(station_id)
-    station = station_of(config) if config else StationPublic(
-        id=station_id, name=station_id, kind="unknown", district=""
-    )  # fmt: skip
     state = station_state(config, readings, now, context.stale_after)
     return {
-        "station": station.model_dump(mode="json"),
+        "station": _description(config, station_id),
         "readings": [reading_row(r) for r in readings],
         "flood": _flood(config, readings),
-        "state": {**asdict(state), "as_of": iso_z(state.as_of) if state.as_of else None},
-    }
+        "state": {
+            "colour": state.colour, "index": state.index, "value": state.value,
+            "text": state.text, "label": state.label, "level": state.level,
+            "online": state.online, "as_of": iso_z(state.as_of) if state.as_of else None,
+            "instantaneous": state.instantaneous,
+        },
+    }  # fmt: skip
 
 
 def _flood(config: StationConfig | None, readings: Sequence[Reading]) -> dict[str, Any] | None:
@@ -109,6 +128,35 @@ def all_latest(context: ApiContext) -> list[dict[str, Any]]:
     ]
 
 
+# /latest, /stations.geojson and the live stream read one snapshot of every station, at most
+# this old: the board asks the first two at once, and a thousand stations cost a store query
+# each (docs/benchmarks.md, "API and board").
+SNAPSHOT_TTL_S = 0.5
+
+
+class Snapshot:
+    """Every station's latest document, shared by the requests of the same half second."""
+
+    def __init__(self, context: ApiContext, ttl_s: float = SNAPSHOT_TTL_S) -> None:
+        self.context = context
+        self.ttl_s = ttl_s
+        self._taken = -math.inf
+        self._documents: list[dict[str, Any]] = []
+        self._lock = asyncio.Lock()
+
+    async def documents(self) -> list[dict[str, Any]]:
+        async with self._lock:  # one reads the store; the others wait for its answer
+            if time.monotonic() - self._taken > self.ttl_s:
+                self._documents = await asyncio.to_thread(all_latest, self.context)
+                self._taken = time.monotonic()
+            return self._documents
+
+
+def snapshot(request: Request) -> Snapshot:
+    found: Snapshot = request.app.state.snapshot
+    return found
+
+
 def feature(document: dict[str, Any]) -> dict[str, Any]:
     """A station as a GeoJSON Feature: its place, description and state."""
     station = document["station"]
@@ -123,10 +171,9 @@ def feature(document: dict[str, Any]) -> dict[str, Any]:
             "properties": properties}  # fmt: skip
 
 
-def live_feed(context: ApiContext) -> LiveFeed:
+def live_feed(context: ApiContext, shared: Snapshot) -> LiveFeed:
     async def stations() -> dict[str, dict[str, Any]]:
-        documents = await asyncio.to_thread(all_latest, context)
-        return {d["station"]["id"]: d for d in documents}
+        return {d["station"]["id"]: d for d in await shared.documents()}
 
     async def incidents() -> list[dict[str, Any]] | None:
         if context.incidents is None:
@@ -182,13 +229,12 @@ def whoami(context: Context, found: Authenticated) -> WhoAmIPublic:
 
 
 @router.get("/latest", response_model=LatestAllPublic)
-async def latest_all(context: Context, _: Viewer) -> Response:
+async def latest_all(request: Request, context: Context, _: Viewer) -> Response:
     """Every station's newest readings, flood level and state in one call: the board's first
-    paint (the map, the cards)."""
-    documents = await asyncio.to_thread(all_latest, context)
+    paint (the map, the cards). At most half a second old."""
+    documents = await snapshot(request).documents()
     body = {"site": context.site_name, "as_of": iso_z(datetime.now(UTC)), "stations": documents}
-    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False),
-                    media_type="application/json")  # fmt: skip
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.get("/stations/{station_id}/latest", response_model=LatestPublic,
@@ -200,8 +246,7 @@ async def latest(station_id: str, context: Context, _: Viewer) -> Response:
     await asyncio.to_thread(station_public, context, station_id)
     readings = await asyncio.to_thread(context.store.latest, station_id)
     body = latest_document(context, station_id, readings, datetime.now(UTC))
-    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False),
-                    media_type="application/json")  # fmt: skip
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 STATIONS_GEOJSON = {
@@ -232,12 +277,12 @@ STATIONS_GEOJSON = {
                      "content": {GEO_JSON: {"schema": STATIONS_GEOJSON}}}},
     response_class=Response,
 )  # fmt: skip
-async def stations_geojson(context: Context, _: Viewer) -> Response:
+async def stations_geojson(request: Request, _: Viewer) -> Response:
     """Every station as a GeoJSON Feature (a station without a location has a null geometry),
     for the board's map or any GIS."""
-    documents = await asyncio.to_thread(all_latest, context)
+    documents = await snapshot(request).documents()
     body = {"type": "FeatureCollection", "features": [feature(d) for d in documents]}
-    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type=GEO_JSON)
+    return Response(orjson.dumps(body), media_type=GEO_JSON)
 
 
 @router.get(
@@ -252,7 +297,7 @@ def province(context: Context, _: Viewer) -> Response:
     """The outline drawn under the map (the site's ``province.geojson``)."""
     if context.outline is None:
         raise HTTPException(404, "this site has no province.geojson")
-    return Response(json.dumps(context.outline, ensure_ascii=False), media_type=GEO_JSON)
+    return Response(orjson.dumps(context.outline), media_type=GEO_JSON)
 
 
 @router.get(
@@ -274,7 +319,8 @@ async def events(request: Request, _: Viewer) -> StreamingResponse:
 def mount_board(app: FastAPI, context: ApiContext) -> None:
     """The board's routes, its files under /board/, and the OpenAPI pages from local files."""
     app.include_router(router)
-    app.state.live = live_feed(context)
+    app.state.snapshot = Snapshot(context)
+    app.state.live = live_feed(context, app.state.snapshot)
     app.state.closing = app.state.live.close  # called as the server stops (runners.api_server)
     app.mount("/board", StaticFiles(directory=web_dir()), name="board")
     vendor = "/board/vendor"

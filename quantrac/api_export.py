@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.model import VIETNAM_TZ, Reading
+import orjson
+
+from gateway.model import VIETNAM_TZ, DeviceStatus, Quality, Reading
 from gateway.parameters import registry
 
 CSV_COLUMNS = ("station", "param", "ts", "value", "unit", "status", "quality", "reason")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+STATUS = {status: status.name.lower() for status in DeviceStatus}
+QUALITY = {quality: quality.name.lower() for quality in Quality}
+
+
 def iso_z(ts: datetime) -> str:
     """UTC ISO 8601 with a Z, as the API's models write it ("2026-11-20T03:00:00Z")."""
-    ts = ts.astimezone(UTC)
-    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
-    if ts.microsecond:
-        text += f".{ts.microsecond:06d}"
-    return text + "Z"
+    if ts.tzinfo is not UTC:  # the stores give UTC already: the common case costs nothing
+        ts = ts.astimezone(UTC)
+    return ts.isoformat()[:-6] + "Z"
 
 
 def _value(reading: Reading) -> float | None:
@@ -43,8 +46,8 @@ def reading_row(reading: Reading) -> dict[str, Any]:
         "value": _value(reading),
         "unit": reading.unit,
         "ts": iso_z(reading.ts),
-        "status": reading.status.name.lower(),
-        "quality": reading.quality.name.lower(),
+        "status": STATUS[reading.status],
+        "quality": QUALITY[reading.quality],
         "reason": reading.reason,
     }
 
@@ -60,16 +63,16 @@ def range_json(
     next_url: str | None,
 ) -> bytes:
     """A page of one series, exactly as ``RangePublic`` (the OpenAPI's schema) has it."""
-    body = {
-        "station": station,
-        "param": param,
-        "start": iso_z(start),
-        "end": iso_z(end),
-        "readings": [reading_row(r) for r in readings],
-        "truncated": truncated,
-        "next": next_url,
-    }
-    return json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+    # orjson writes the times (UTC, with a Z) and a NaN as null itself, several times faster
+    # than building each row's strings here.
+    rows = [
+        {"param": r.param, "value": r.value, "unit": r.unit, "ts": r.ts,
+         "status": STATUS[r.status], "quality": QUALITY[r.quality], "reason": r.reason}
+        for r in readings
+    ]  # fmt: skip
+    body = {"station": station, "param": param, "start": start, "end": end, "readings": rows,
+            "truncated": truncated, "next": next_url}  # fmt: skip
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
 
 
 def readings_csv(readings: Iterable[Reading]) -> str:
