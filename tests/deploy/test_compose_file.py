@@ -361,3 +361,22 @@ def test_the_dbrp_script_maps_the_bucket_the_setup_made(stub_influx: Path) -> No
     assert "/docker-entrypoint-initdb.d/dbrp.sh" in {m.target for m in mounted}
     del env["DOCKER_INFLUXDB_INIT_BUCKET_ID"]
     assert subprocess.run([str(script)], env=env, capture_output=True).returncode != 0
+
+
+def test_grafana_gets_every_variable_its_provisioning_reads() -> None:
+    """The provisioning `quantrac dashboards build` writes reads $NAMEs from Grafana's
+    environment: each one is set by the compose file (INFLUXDB_TOKEN by the entrypoint, from
+    its secret file), and the boards' folder is where the provider looks."""
+    provisioning = REPO / "dashboards" / "provisioning"
+    assert provisioning.is_dir(), "dashboards/provisioning: made by quantrac dashboards build"
+    grafana = services(load(example_env()))["grafana"]
+    provided = set(grafana.environment)
+    entrypoint = " ".join(grafana.spec.get("entrypoint", []))
+    provided |= set(re.findall(r"\b([A-Z][A-Z0-9_]*)=", entrypoint))
+    for path in provisioning.rglob("*.yaml"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+        wanted = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text))
+        assert wanted <= provided, f"{path.name}: not set for Grafana: {wanted - provided}"
+        for folder in re.findall(r"path: (\S+)", text):
+            assert folder in {m.target for m in grafana.mounts}, f"{path.name}: {folder}"
