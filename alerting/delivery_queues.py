@@ -124,8 +124,11 @@ class DeliveryQueues:
                 wait = IDLE_WAKE_S
             if wait is None or wait > 0:
                 pause = IDLE_WAKE_S if wait is None else min(wait, IDLE_WAKE_S)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+                # comes as it times out, and the service did not stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), pause)
+                    async with asyncio.timeout(pause):
+                        await wake.wait()
 
     async def drain(self) -> None:
         """Every destination's due entries, destinations side by side (nothing runs them)."""

@@ -121,10 +121,13 @@ class DerivedSeries:
         """Derived readings of a stored flush (flags applied); marks late hours dirty."""
         out: list[Reading] = []
         rain_stations: dict[str, datetime] = {}
+        ends: dict[datetime, datetime] = {}  # the readings of a flush share a few times
         with self._lock:
             for reading in readings:
                 self._series[reading.station].add(reading.param)
-                end = hour_end(reading.ts)
+                end = ends.get(reading.ts)
+                if end is None:
+                    end = ends[reading.ts] = hour_end(reading.ts)
                 if self._computed_until is not None and end <= self._computed_until:
                     self._dirty.add((reading.station, end))
         for reading in readings:

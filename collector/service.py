@@ -131,7 +131,10 @@ class Collector:
             try:
                 if pending:
                     timeout = max(0.0, deadline - loop.time())
-                    message = await asyncio.wait_for(self.subscription.get(), timeout)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation
+                    # that comes as it times out, and the collector did not stop.
+                    async with asyncio.timeout(timeout):
+                        message = await self.subscription.get()
                 else:
                     message = await self.subscription.get()
             except TimeoutError:

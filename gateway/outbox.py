@@ -16,9 +16,13 @@ stays buffered, and past ``buffer_max`` the oldest polled batch is dropped, coun
 A streaming input (MQTT stations, TT10 files) waits for room instead: it acknowledges its source
 only once the batch is durable, so its source keeps the rest (back-pressure, nothing dropped).
 
-Sending is paced (``rate_per_s``) and waits while the bus is down or its own queue is long, so
-hours of backlog after a storm are replayed at a rate the broker and collectors can take. When
-each batch was last sent is kept in memory only: after a restart everything is due anyway.
+Sending takes fresh batches from memory as soon as their group is durable (the disk is read
+only for a previous life's rows, resends, and a backlog longer than ``fresh_max``). Its pace is
+the broker's: it waits while the bus is down or holds more than ``bus_backlog_limit`` messages
+not yet acknowledged (``rate_per_s`` can cap it too; a fixed 500 batches/s once capped a
+gateway at 500 stations a second, issue 12). When each batch was last sent is kept in memory
+only: after a restart everything is due anyway. Receipts are applied in memory at once (what
+they cover is never resent) and deleted from the disk in the next group's transaction.
 """
 
 from __future__ import annotations
@@ -90,8 +94,10 @@ class OutboxStats:
 class OutboxSettings:
     max_bytes: int = 512 * 1024 * 1024
     resend_after_s: float = 30.0
-    rate_per_s: float = 500.0  # batches handed to the bus per second, at most
-    bus_backlog_limit: int = 1_000  # wait while the bus holds more than this unsent
+    rate_per_s: float | None = None  # batches handed to the bus per second, at most (None: the
+    # broker's pace, through bus_backlog_limit)
+    bus_backlog_limit: int = 1_000  # wait while the bus holds more than this unacknowledged
+    fresh_max: int = 20_000  # durable batches kept in memory for sending; beyond, read back
     window: int = 200  # rows fetched per round
     group_max: int = 2_000  # batches written in one transaction, at most
     # Batches waiting in memory for the disk. At 200 stations polled each minute that is
@@ -186,6 +192,11 @@ class Outbox:
         self._sent_upto = 0  # every row up to this seq was sent at least once in this life
         self._unapplied: list[tuple[int, int]] = []  # receipted ranges the disk did not delete
         self._wakeup = asyncio.Event()
+        # Durable batches not yet handed to the bus, in number order: sent from memory. Rows on
+        # disk that are not here (a previous life's, or beyond fresh_max) are read back first.
+        self._fresh: deque[_Entry] = deque()
+        self._disk_behind = max_row > 0
+        self._fresh_overflows = 0
         self._drop_warned_at = 0
         # Subscribed now: an MQTT bus subscribes when it connects.
         self.receipts: Subscription = bus.subscribe(receipts_topic(gateway_id), maxsize=10_000)
@@ -211,9 +222,17 @@ class Outbox:
         return self._last_seq
 
     def _entry(
-        self, batch: ReadingBatch, done: asyncio.Future[bool | None] | None, droppable: bool
+        self,
+        batch: ReadingBatch,
+        done: asyncio.Future[bool | None] | None,
+        droppable: bool,
+        number: bool = False,
     ) -> _Entry:
-        payload = encode_batch(replace(batch, epoch=self.epoch))
+        if number:
+            batch = replace(batch, seq=self.next_seq(), epoch=self.epoch)
+        else:
+            batch = replace(batch, epoch=self.epoch)
+        payload = encode_batch(batch)
         return _Entry(
             batch.seq,
             batch.station,
@@ -227,10 +246,15 @@ class Outbox:
     def add(self, batch: ReadingBatch) -> None:
         """Keep one batch durably now, in the caller's thread (tools, tests, benchmarks)."""
         self._commit([self._entry(batch, None, False)])
+        self._disk_behind = True  # not in the fresh queue: the sender reads it back
         self._wakeup.set()
 
-    async def put(self, batch: ReadingBatch, *, poll: bool = False) -> None:
+    async def put(self, batch: ReadingBatch, *, poll: bool = False, number: bool = False) -> None:
         """Keep a batch: return once it is durable (committed with its group).
+
+        ``number=True``: the outbox numbers the batch as it joins the buffer, so numbers follow
+        the order of the disk and of sending whatever the caller awaited before (the sender
+        takes the batches beyond the last number it sent).
 
         ``poll=False`` (a streaming input): wait for room in the buffer first, and raise
         :class:`OutboxError` if the batch could not be kept — the caller must not acknowledge
@@ -244,7 +268,7 @@ class Outbox:
                 self._room.clear()
                 await self._room.wait()
         done: asyncio.Future[bool | None] = loop.create_future()
-        self._buffer.append(self._entry(batch, done, poll))
+        self._buffer.append(self._entry(batch, done, poll, number))
         self._buffered.set()
         if poll and len(self._buffer) > self.settings.buffer_max:
             self._drop_buffered()
@@ -276,48 +300,73 @@ class Outbox:
                 self.stats.buffer_dropped,
             )
 
-    def _commit(self, entries: list[_Entry]) -> None:
-        """One transaction for the group (one fsync); raises what the disk said, rolled back."""
+    def _commit(self, entries: list[_Entry], deletes: list[tuple[int, int]] | None = None) -> int:
+        """One transaction for the group and the receipted ranges (one fsync); raises what the
+        disk said, rolled back. Returns how many receipted batches were deleted."""
         with self._db_lock:
-            self._commit_locked(entries)
+            return self._commit_locked(entries, deletes or [])
 
-    def _commit_locked(self, entries: list[_Entry]) -> None:
+    def _commit_locked(self, entries: list[_Entry], deletes: list[tuple[int, int]]) -> int:
         db = self._db
+        removed = freed = 0
         try:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "INSERT OR REPLACE INTO outbox (seq, topic, payload, size, created)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(e.seq, e.topic, e.payload, len(e.payload), e.created) for e in entries],
-            )
-            self._set_meta("last_seq", max(max(e.seq for e in entries), self._last_seq))
+            if entries:
+                db.executemany(
+                    "INSERT OR REPLACE INTO outbox (seq, topic, payload, size, created)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(e.seq, e.topic, e.payload, len(e.payload), e.created) for e in entries],
+                )
+                self._set_meta("last_seq", max(max(e.seq for e in entries), self._last_seq))
+            for first, last in deletes:
+                size, count = db.execute(
+                    "SELECT coalesce(sum(size), 0), count(*) FROM outbox WHERE seq BETWEEN ? AND ?",
+                    (first, last),
+                ).fetchone()
+                if count:
+                    db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
+                freed += int(size)
+                removed += int(count)
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
-        self._bytes += sum(len(e.payload) for e in entries)
+        self._bytes += sum(len(e.payload) for e in entries) - freed
         self.stats.added += len(entries)
+        self.stats.acknowledged += removed
         self.stats.commits += 1
         if self._bytes > self.settings.max_bytes:
             self._drop_oldest()
+        return removed
 
     async def _write(self) -> None:
-        """The group-commit loop: whatever is buffered goes to disk together, retried on error."""
+        """The group-commit loop: whatever is buffered goes to disk together, with the ranges
+        receipts covered since the last group, retried on error."""
         delay = self.settings.retry_min_s
         while True:
-            if not self._buffer:
+            if not self._buffer and not self._unapplied:
                 self._buffered.clear()
                 await self._buffered.wait()
                 continue
+            if not self._buffer:
+                # Only deletions: they can wait a moment for the next group's transaction.
+                # asyncio.timeout, not wait_for: on 3.11, wait_for swallows a cancellation that
+                # comes as it times out, and the outbox then never stopped.
+                self._buffered.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.05):
+                        await self._buffered.wait()
             count = min(len(self._buffer), self.settings.group_max)
             self._committing = [self._buffer.popleft() for _ in range(count)]
+            deletes, self._unapplied = self._unapplied, []
             try:
-                await asyncio.to_thread(self._commit, self._committing)
+                await asyncio.to_thread(self._commit, self._committing, deletes)
             except (sqlite3.Error, OSError) as exc:
                 # Put the group back in front, in order: nothing is lost while memory allows.
                 self._buffer.extendleft(reversed(self._committing))
                 self._committing = []
+                self._unapplied[:0] = deletes  # receipted: not resent, deleted later
                 self.stats.write_failures += 1
                 first = not self._write_error
                 self._write_error = f"{type(exc).__name__}: {exc}"
@@ -344,7 +393,8 @@ class Outbox:
                 delay = min(delay * 2, self.settings.retry_max_s)
                 continue
             committed, self._committing = self._committing, []
-            self._wakeup.set()
+            if committed:
+                self._to_send(committed)
             for entry in committed:
                 if entry.done is not None and not entry.done.done():
                     entry.done.set_result(True)
@@ -355,11 +405,21 @@ class Outbox:
                     len(self._buffer),
                 )
                 self._write_error = ""
-                if self._unapplied:
-                    await asyncio.to_thread(self._apply_unapplied)
             delay = self.settings.retry_min_s
             if len(self._buffer) < self.settings.buffer_max:
                 self._room.set()
+
+    def _to_send(self, committed: list[_Entry]) -> None:
+        """Durable batches go to the sender from memory; past ``fresh_max`` the oldest of them
+        are left on the disk, from where the sender reads them back in order."""
+        fresh = self._fresh
+        fresh.extend(committed)
+        if len(fresh) > self.settings.fresh_max:
+            for _ in range(len(fresh) - self.settings.fresh_max):
+                fresh.popleft()
+            self._disk_behind = True
+            self._fresh_overflows += 1
+        self._wakeup.set()
 
     def _drop_oldest(self) -> None:
         """Oldest first, counted and logged: newest data matters most in a flood."""
@@ -407,15 +467,19 @@ class Outbox:
         due = [(int(s), str(t), bytes(p), False) for s, t, p in rows]
         if len(due) >= window:
             return due
+        return due + self._stale(now, window - len(due))
+
+    def _stale(self, now: float, limit: int) -> list[tuple[int, str, bytes, bool]]:
+        """What was sent and not receipted within ``resend_after_s``, read back from the disk."""
         cutoff = now - self.settings.resend_after_s
         stale: list[int] = []
         with self._mem_lock:
             for seq, sent_at in self._sent_at.items():  # oldest send first
-                if sent_at > cutoff or len(stale) >= window - len(due):
+                if sent_at > cutoff or len(stale) >= limit:
                     break
                 stale.append(seq)
         if not stale:
-            return due
+            return []
         marks = ",".join("?" * len(stale))
         with self._reader_lock:
             rows = self._reader.execute(
@@ -427,7 +491,16 @@ class Outbox:
             for seq in stale:
                 if seq not in found:  # receipted or dropped meanwhile
                     self._sent_at.pop(seq, None)
-        due.extend((int(s), str(t), bytes(p), True) for s, t, p in rows)
+        return [(int(s), str(t), bytes(p), True) for s, t, p in rows]
+
+    def _take_fresh(self) -> list[tuple[int, str, bytes, bool]]:
+        """The durable batches waiting in memory, beyond what was sent (from the disk)."""
+        fresh = self._fresh
+        due: list[tuple[int, str, bytes, bool]] = []
+        while fresh and len(due) < self.settings.window:
+            entry = fresh.popleft()
+            if entry.seq > self._sent_upto:
+                due.append((entry.seq, entry.topic, entry.payload, False))
         return due
 
     def _mark_sent(self, seq: int, now: float, resend: bool) -> None:
@@ -441,44 +514,64 @@ class Outbox:
         else:
             self.stats.sent += 1
 
+    async def _next_due(self, stale_at: float) -> tuple[list[tuple[int, str, bytes, bool]], bool]:
+        """What to send next, and whether resends were looked for."""
+        now = time.time()
+        if self._disk_behind:
+            overflows = self._fresh_overflows
+            due = await asyncio.to_thread(self._due, now)
+            unsent = sum(1 for item in due if not item[3])
+            if unsent < self.settings.window and overflows == self._fresh_overflows:
+                self._disk_behind = False  # caught up: what is committed from now is fresh
+            return due, True
+        due = self._take_fresh()
+        if now < stale_at:
+            return due, False
+        return due + await asyncio.to_thread(self._stale, now, self.settings.window), True
+
     async def _send(self) -> None:
-        interval = 1.0 / self.settings.rate_per_s
+        rate = self.settings.rate_per_s
+        interval = 1.0 / rate if rate else 0.0
+        check_every = self.settings.resend_after_s / 4
+        stale_at = 0.0
+        next_at = time.monotonic()
         while True:
-            due = await asyncio.to_thread(self._due, time.time())
+            due, looked = await self._next_due(stale_at)
+            if looked:
+                stale_at = time.time() + check_every
             if not due:
                 self._wakeup.clear()
+                if self._fresh or self._disk_behind:
+                    continue
                 # Also wake up to resend what was sent and never receipted.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self.settings.resend_after_s / 4)
+                    async with asyncio.timeout(check_every):
+                        await self._wakeup.wait()
                 continue
-            next_at = time.monotonic()
             for seq, topic, payload, resend in due:
                 while not self.bus.connected.is_set() or (  # noqa: ASYNC110 - a count too
                     self.bus.backlog > self.settings.bus_backlog_limit
                 ):
-                    await asyncio.sleep(0.1)
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                next_at = max(next_at, time.monotonic() - 1.0) + interval
-                with self._mem_lock:
-                    receipted = resend and seq not in self._sent_at
-                if receipted:
-                    continue  # receipted while we waited
+                    await asyncio.sleep(0.05)
+                if interval:
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    next_at = max(next_at, time.monotonic() - 1.0) + interval
+                if resend:
+                    with self._mem_lock:
+                        if seq not in self._sent_at:
+                            continue  # receipted while we waited
                 await self.bus.publish(topic, payload)
                 self._mark_sent(seq, time.time(), resend)
 
     # --- receipts --------------------------------------------------------------------------
 
-    def acknowledge(self, receipt: Receipt) -> int:
-        """Remove the batches a receipt covers; returns how many were still here.
-
-        If the disk refuses the delete (full), the ranges are remembered and deleted once it
-        writes again; they are not resent meanwhile.
-        """
+    def _receipted(self, receipt: Receipt) -> list[tuple[int, int]] | None:
+        """The ranges of a receipt this outbox may delete (None: not ours), counted."""
         if receipt.gateway != self.gateway_id or receipt.epoch != self.epoch:
             self.stats.foreign_receipts += 1
-            return 0
+            return None
         ranges, unsent = sent_ranges(receipt.seqs, max(self._previous_life_upto, self._sent_upto))
         if unsent:
             self.stats.receipts_unsent += 1
@@ -493,15 +586,33 @@ class Outbox:
                 self.stats.receipts_unsent,
             )
         self._forget_sent(ranges)
+        self.stats.receipts += 1
+        return ranges
+
+    def acknowledge(self, receipt: Receipt) -> int:
+        """Remove the batches a receipt covers now (tools, tests); returns how many were here.
+
+        If the disk refuses the delete (full), the ranges are remembered and deleted with the
+        next group once it writes again; they are not resent meanwhile.
+        """
+        ranges = self._receipted(receipt)
+        if ranges is None:
+            return 0
         try:
-            removed = self._delete(ranges)
+            return self._commit([], ranges)
         except sqlite3.Error as exc:
             self._unapplied.extend(ranges)
             log.debug("outbox of %s: receipt kept in memory, the disk refused: %s", self.path, exc)
-            removed = 0
-        self.stats.receipts += 1
-        self.stats.acknowledged += removed
-        return removed
+            return 0
+
+    def _acknowledge_later(self, receipt: Receipt) -> None:
+        """The service's way: forget the sends now, delete with the next group commit (a
+        receipt is not worth an fsync of its own; after a crash its batches are resent and
+        receipted again, harmlessly)."""
+        ranges = self._receipted(receipt)
+        if ranges:
+            self._unapplied.extend(ranges)
+            self._buffered.set()
 
     def _forget_sent(self, ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> None:
         with self._mem_lock:
@@ -518,39 +629,6 @@ class Outbox:
                 for seq in [s for s in self._sent_at if first <= s <= last]:
                     del self._sent_at[seq]
 
-    def _delete(self, ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> int:
-        with self._db_lock:
-            return self._delete_locked(ranges)
-
-    def _delete_locked(self, ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> int:
-        db = self._db
-        removed = 0
-        freed = 0
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            for first, last in ranges:
-                size, count = db.execute(
-                    "SELECT coalesce(sum(size), 0), count(*) FROM outbox WHERE seq BETWEEN ? AND ?",
-                    (first, last),
-                ).fetchone()
-                db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
-                freed += int(size)
-                removed += int(count)
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
-        self._bytes -= freed
-        return removed
-
-    def _apply_unapplied(self) -> None:
-        ranges, self._unapplied = self._unapplied, []
-        try:
-            self.stats.acknowledged += self._delete(ranges)
-        except sqlite3.Error:
-            self._unapplied.extend(ranges)
-
     async def _receive_receipts(self) -> None:
         refused = self.receipt_dead_letters
         async for message in self.receipts:
@@ -563,7 +641,7 @@ class Outbox:
                     self.stats.foreign_receipts += 1
                     refused.refuse(message.topic, message.payload, exc)
                     continue
-                await asyncio.to_thread(self.acknowledge, receipt)
+                self._acknowledge_later(receipt)
                 refused.good(message.topic)
             except Exception as exc:  # the last resort: one receipt must not stop the gateway
                 refused.internal_error(message.topic, exc)

@@ -57,14 +57,13 @@ class DecodeError(ValueError):
 
 
 def _to_big_endian_bytes(words: Sequence[int], byte_order: Order, word_order: Order) -> bytes:
-    ordered = list(words) if word_order is Order.BIG else list(reversed(words))
-    out = bytearray()
-    for word in ordered:
-        if not 0 <= word <= 0xFFFF:
-            raise DecodeError(f"register value {word} is not a 16-bit word")
-        high, low = word >> 8, word & 0xFF
-        out += bytes((high, low)) if byte_order is Order.BIG else bytes((low, high))
-    return bytes(out)
+    ordered = words if word_order is Order.BIG else words[::-1]
+    try:
+        # "<H" writes each word low byte first: the swapped byte order, in one call.
+        return struct.pack(f"{'>' if byte_order is Order.BIG else '<'}{len(ordered)}H", *ordered)
+    except struct.error:
+        bad = next(w for w in ordered if not (isinstance(w, int) and 0 <= w <= 0xFFFF))
+        raise DecodeError(f"register value {bad} is not a 16-bit word") from None
 
 
 def decode(
@@ -84,14 +83,25 @@ def decode(
     return float(value)
 
 
+_SHORTEST: dict[bytes, float] = {}  # float32 bytes → their shortest decimal; sensors repeat
+
+
 def _shortest_float32(value: float, raw: bytes) -> float:
     """A float32 widened to float64 shows its binary noise (7.43 → 7.4299998); the shortest
     decimal that packs to the same float32 is what the device meant. 9 digits always do."""
+    known = _SHORTEST.get(raw)
+    if known is not None:
+        return known
     for digits in (6, 7, 8):
         candidate = float(f"{value:.{digits}g}")
         if struct.pack(">f", candidate) == raw:
-            return candidate
-    return float(f"{value:.9g}")
+            break
+    else:
+        candidate = float(f"{value:.9g}")
+    if len(_SHORTEST) >= 65_536:  # bounded: a noisy sensor never repeats
+        _SHORTEST.clear()
+    _SHORTEST[raw] = candidate
+    return candidate
 
 
 def encode(

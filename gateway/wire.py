@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
 
+import orjson
+
 from gateway.model import DeviceStatus, Quality, Reading, ReadingBatch
 from gateway.parameters import registry
 
@@ -111,22 +113,37 @@ def format_ts(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _reading_to_json(reading: Reading) -> dict[str, Any]:
+_STATUS_TEXT = {m: m.name.lower() for m in DeviceStatus}
+_QUALITY_TEXT = {m: m.name.lower() for m in Quality}
+
+
+def _reading_to_json(reading: Reading, ts: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "param": reading.param,
-        # JSON has no NaN: a device's "no value" sentinel travels as null.
-        "value": reading.value if math.isfinite(reading.value) else None,
+        # JSON has no NaN: a device's "no value" sentinel travels as null (orjson writes any
+        # non-finite float as null).
+        "value": reading.value,
         "unit": reading.unit,
-        "ts": format_ts(reading.ts),
-        "status": reading.status.name.lower(),
+        "ts": ts,
+        "status": _STATUS_TEXT[reading.status],
     }
     if reading.quality is not Quality.UNCHECKED:
-        item["quality"] = reading.quality.name.lower()
+        item["quality"] = _QUALITY_TEXT[reading.quality]
         item["reason"] = reading.reason
     return item
 
 
 def encode_batch(batch: ReadingBatch) -> bytes:
+    """The batch as compact UTF-8 JSON. Once per batch, not per reading: the readings of a poll
+    share their time, which is formatted once, and orjson serialises (a fifth of the json
+    module's time: 14 µs for ten readings instead of 70, issue 12)."""
+    stamps: dict[datetime, str] = {}
+    readings = []
+    for reading in batch.readings:
+        ts = stamps.get(reading.ts)
+        if ts is None:
+            ts = stamps[reading.ts] = format_ts(reading.ts)
+        readings.append(_reading_to_json(reading, ts))
     document = {
         "v": WIRE_VERSION,
         "gateway": batch.gateway,
@@ -134,9 +151,9 @@ def encode_batch(batch: ReadingBatch) -> bytes:
         "station": batch.station,
         "produced_at": format_ts(batch.produced_at),
         **({"epoch": batch.epoch} if batch.epoch else {}),
-        "readings": [_reading_to_json(r) for r in batch.readings],
+        "readings": readings,
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(document)
 
 
 # --- the boundary: strict decoding ----------------------------------------------------------

@@ -169,8 +169,12 @@ def gateway(
     data_dir: DataDirOpt = None,
     client_id: Annotated[str | None, typer.Option(help="MQTT client id")] = None,
     replay_rate: Annotated[
-        float, typer.Option(help="batches/s the outbox hands to the broker, at most")
-    ] = 500.0,
+        float,
+        typer.Option(
+            help="batches/s the outbox hands to the broker, at most (0: as fast as the broker "
+            "acknowledges)"
+        ),
+    ] = 0.0,
     stations_broker: Annotated[
         str | None,
         typer.Option(help="broker the MQTT stations publish to (default: the bus broker)"),
@@ -242,7 +246,9 @@ def gateway(
             site,
             bus,
             outbox_path=outbox_path,
-            outbox_settings=OutboxSettings(rate_per_s=replay_rate, resend_after_s=resend_after),
+            outbox_settings=OutboxSettings(
+                rate_per_s=replay_rate or None, resend_after_s=resend_after
+            ),
         )
         tt10 = tt10_inbox_for(site, None, tt10_inbox, work_dir=tt10_work_dir, settle_s=tt10_settle)
         if tt10 is not None:

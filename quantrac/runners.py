@@ -91,12 +91,9 @@ class GatewayService:
         self.streaming: list[StreamingDriver] = []  # added by the composition (MQTT, TT10)
         self.ftp: Tt10FtpServer | None = None  # the TT10 FTP endpoint, if the composition asks
         self.rejected = 0
-        self.poller = Poller(
-            gateway_id,
-            drivers,
-            self.publish,
-            next_seq=self.outbox.next_seq if self.outbox else None,
-        )
+        # With an outbox, the outbox numbers each batch as it joins its buffer (put(number=
+        # True)), so numbers follow the order of the disk; the poller's own count is replaced.
+        self.poller = Poller(gateway_id, drivers, self.publish)
 
     async def accept(self, station: str, readings: Sequence[Reading]) -> None:
         """The sink of streaming drivers: number the readings as a batch and keep it.
@@ -106,13 +103,13 @@ class GatewayService:
         """
         batch = ReadingBatch(
             gateway=self.poller.gateway_id,
-            seq=self.poller.next_seq(),  # one numbering for polled and streamed batches
+            seq=self.poller.next_seq(),  # the outbox numbers it again, in order
             station=station,
             readings=tuple(readings),
         )
         batch = await self._keepable(batch)
         if self.outbox is not None:
-            await self.outbox.put(batch)
+            await self.outbox.put(batch, number=True)
         else:
             await self.bus.publish(raw_topic(batch.station), encode_batch(batch))
 
@@ -152,7 +149,7 @@ class GatewayService:
         fails — buffered in memory, so polls keep their schedule (gateway.outbox)."""
         batch = await self._keepable(batch)
         if self.outbox is not None:
-            await self.outbox.put(batch, poll=True)
+            await self.outbox.put(batch, poll=True, number=True)
         else:
             await self.bus.publish(raw_topic(batch.station), encode_batch(batch))
 

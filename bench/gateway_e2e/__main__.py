@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing as mp
 import os
@@ -18,9 +19,10 @@ from multiprocessing.context import SpawnContext
 from pathlib import Path
 from typing import Any
 
-from bench.faults.rig import Service
 from bench.gateway_e2e.floor import FLOOR_TOPIC, run_floor
+from bench.gateway_e2e.kill import KillResult, kill_check
 from bench.gateway_e2e.listener import listen
+from bench.gateway_e2e.services import services, tracebacks, wait_online, walk
 from bench.gateway_e2e.site import write_site
 from bench.modbus_poll import VALUES, cpu_model, free_ports, serve_slaves
 from gateway.wire import RAW_FILTER
@@ -71,18 +73,6 @@ def cpu_seconds(pid: int) -> float:
 def peak_rss_mb(pid: int) -> float:
     match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     return int(match.group(1)) / 1024 if match else math.nan
-
-
-def walk(node: Any, key: str) -> Iterator[Any]:
-    """Every value of ``key`` anywhere in a health document."""
-    if isinstance(node, dict):
-        for name, value in node.items():
-            if name == key:
-                yield value
-            yield from walk(value, key)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value, key)
 
 
 def next_slot(interval_s: float, after: float) -> float:
@@ -144,36 +134,13 @@ def measure_gateway(
     ctx: SpawnContext, root: Path, broker: Mosquitto, ports: list[int], args: argparse.Namespace
 ) -> Figures:
     site = write_site(root, ports, args.interval)
-    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-    logs = root / "logs"
-    logs.mkdir(exist_ok=True)
-    collector = Service(
-        "collector",
-        ["collector", str(site), "--broker", broker.url, "--data-dir", str(root / "collector")],
-        logs / "collector.log",
-        env,
-    )
-    gateway = Service(
-        "gateway",
-        ["gateway", str(site), "--broker", broker.url, "--data-dir", str(root / "gateway")],
-        logs / "gateway.log",
-        env,
-    )
+    collector, gateway = services(root, site, broker)
     n = len(ports)
     with ExitStack() as stack, listening(ctx, broker, RAW_FILTER) as listener:
         for service in (collector, gateway):
             service.start()
             stack.callback(service.stop)
-        deadline = time.time() + 120
-        while True:  # warm-up: every station read once, then whole slots more
-            health = gateway.health()
-            online = sum(1 for value in walk(health, "online") if value is True)
-            if online >= n:
-                break
-            if time.time() > deadline:
-                raise SystemExit(f"only {online} of {n} stations online after 120 s:\n"
-                                 + gateway.tail())
-            time.sleep(0.5)
+        wait_online(gateway, n)  # warm-up: every station read once, then whole slots more
         time.sleep(args.warmup)
         t0, t1 = window(args.interval, args.duration)
         sleep_until(t0 - 0.05)
@@ -187,7 +154,6 @@ def measure_gateway(
         listener.send((t0, t1))
         counted = listener.recv()
         stack.close()  # SIGTERM, as systemd stops them
-    tracebacks = sum(log.read_text(errors="replace").count("Traceback") for log in logs.iterdir())
     return Figures(
         "quantrac",
         n,
@@ -200,7 +166,7 @@ def measure_gateway(
         counted["lags"],
         missed1 - missed0,
         0,
-        tracebacks,
+        tracebacks(root),
     )
 
 
@@ -251,8 +217,31 @@ def ms(seconds: float) -> str:
     return "—" if math.isnan(seconds) else f"{seconds * 1000:,.0f}"
 
 
-def report(n: int, gateway: Figures, floor: Figures) -> None:
-    ratio = gateway.cpu_per_1000 / floor.cpu_per_1000 if floor.cpu_per_1000 else math.nan
+def summary(gateway: Figures, floor: Figures | None) -> dict[str, Any]:
+    """The figures of one N as JSON (``--json``; tests/test_gateway_e2e.py reads them)."""
+
+    def of(figures: Figures) -> dict[str, Any]:
+        return {
+            "delivered": figures.share,
+            "duplicates": figures.duplicates,
+            "cpu_per_1000": figures.cpu_per_1000,
+            "rss_mb": figures.rss_mb,
+            "lag_p50_s": figures.lag(0.5),
+            "lag_p99_s": figures.lag(0.99),
+            "skipped": figures.skipped,
+        }
+
+    return {
+        "stations": gateway.stations,
+        "quantrac": {**of(gateway), "tracebacks": gateway.tracebacks},
+        "floor": None if floor is None else of(floor),
+    }
+
+
+def report(n: int, gateway: Figures, floor: Figures | None) -> None:
+    if floor is None:  # --no-floor: the quantrac column alone
+        floor = Figures("floor", n, 0, 0, 0, math.nan, None, math.nan, [], -1, -1)
+    ratio = gateway.cpu_per_1000 / floor.cpu_per_1000
     rows = [
         ("delivered / expected", f"{gateway.share:.3f}", f"{floor.share:.3f}"),
         ("duplicates at the subscriber", f"{gateway.duplicates}", f"{floor.duplicates}"),
@@ -273,11 +262,13 @@ def report(n: int, gateway: Figures, floor: Figures) -> None:
         ("tracebacks in the logs (stop included)", f"{gateway.tracebacks}", "—"),
     ]
     print(f"\nN = {n} stations, {gateway.expected:,} readings expected in the window")
-    print(f"| | quantrac | floor |\n| --- | --- | --- |")
+    print("| | quantrac | floor |\n| --- | --- | --- |")
     for name, ours, theirs in rows:
         print(f"| {name} | {ours} | {theirs} |")
-    print(f"CPU ratio quantrac / floor: {ratio:.2f} (target ≤ {TARGET_RATIO}); "
-          f"lag p50 ratio {gateway.lag(0.5) / floor.lag(0.5):.2f}")
+    print(
+        f"CPU ratio quantrac / floor: {ratio:.2f} (target ≤ {TARGET_RATIO}); "
+        f"lag p50 ratio {gateway.lag(0.5) / floor.lag(0.5):.2f}"
+    )
     verdicts = [
         ("delivered 1.00", gateway.share >= 0.9995),
         (f"CPU ≤ {TARGET_CPU_PER_1000}", gateway.cpu_per_1000 <= TARGET_CPU_PER_1000),
@@ -291,18 +282,39 @@ def report(n: int, gateway: Figures, floor: Figures) -> None:
     print("targets: " + ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in verdicts))
 
 
+def report_kill(n: int, result: KillResult) -> None:
+    print(
+        f"\nkill -9 of the gateway mid-run, N = {n}: {result.durable_at_kill} batch(es) durable"
+        f" in the outbox at the kill, {result.lost} of them lost after the restart (caught up"
+        f" in {result.caught_up_s:.1f} s); {result.stored:,} polls stored;"
+        f" {result.tracebacks} traceback(s) in the logs"
+    )
+    sys.stdout.flush()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway_e2e")
-    parser.add_argument("--stations", default="200,500,1000,2000",
-                        help="comma-separated numbers of stations (one endpoint each)")
+    parser.add_argument(
+        "--stations",
+        default="200,500,1000,2000",
+        help="comma-separated numbers of stations (one endpoint each)",
+    )
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval, s")
     parser.add_argument("--duration", type=float, default=30.0, help="measured window, s")
     parser.add_argument("--warmup", type=float, default=8.0, help="s after every station is up")
-    parser.add_argument("--grace", type=float, default=5.0,
-                        help="s after the window for late deliveries")
+    parser.add_argument(
+        "--grace", type=float, default=5.0, help="s after the window for late deliveries"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per N")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare asyncio floor")
+    parser.add_argument(
+        "--kill",
+        type=int,
+        default=200,
+        help="stations of the SIGKILL check (gateway killed mid-run; 0: skip it)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args(argv)
 
 
@@ -310,11 +322,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     counts = [int(part) for part in args.stations.split(",") if part.strip()]
     ctx = mp.get_context("spawn")
-    print(f"gateway end to end: {platform.python_version()}, {cpu_model()}, "
-          f"{os.cpu_count()} CPUs; interval {args.interval} s, window {args.duration} s")
+    print(
+        f"gateway end to end: {platform.python_version()}, {cpu_model()}, "
+        f"{os.cpu_count()} CPUs; interval {args.interval} s, window {args.duration} s"
+    )
     work = Path(tempfile.mkdtemp(prefix="gateway-e2e-", dir=os.environ.get("BENCH_DIR")))
     print(f"work directory (real disk): {work}")
+    results: dict[str, Any] = {"runs": [], "kill": None}
     try:
+        if args.kill:
+            ports = free_ports(args.kill)
+            root = work / f"kill-{args.kill}"
+            root.mkdir(parents=True)
+            (root / "broker").mkdir()
+            broker = Mosquitto(root / "broker")
+            broker.start()
+            try:
+                with slaves(ctx, ports):
+                    killed = kill_check(root, broker, ports, args.interval)
+                    report_kill(args.kill, killed)
+                    results["kill"] = vars(killed)
+            finally:
+                broker.stop()
         for n in counts:
             ports = free_ports(n)
             for run in range(args.repeat):
@@ -326,13 +355,14 @@ def main(argv: list[str] | None = None) -> None:
                 try:
                     with slaves(ctx, ports):
                         gateway = measure_gateway(ctx, root, broker, ports, args)
-                        floor = (
-                            gateway if args.no_floor else measure_floor(ctx, broker, ports, args)
-                        )
+                        floor = None if args.no_floor else measure_floor(ctx, broker, ports, args)
                 finally:
                     broker.stop()
                 report(n, gateway, floor)
+                results["runs"].append(summary(gateway, floor))
                 sys.stdout.flush()
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     finally:
         if not args.keep:
             import shutil

@@ -29,7 +29,9 @@ _FLOATS = struct.Struct(f">{len(VALUES)}f")
 _WORDS = struct.Struct(f">{REGISTERS}H")
 
 
-def run_floor(ports: list[int], interval_s: float, broker_port: int, ready: Pipe, stop: Event) -> None:
+def run_floor(
+    ports: list[int], interval_s: float, broker_port: int, ready: Pipe, stop: Event
+) -> None:
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(_floor(ports, interval_s, broker_port, ready, stop))
 
@@ -60,7 +62,8 @@ async def _floor(
                 else:
                     ts = datetime.fromtimestamp(slot, UTC).isoformat()
                     readings = [
-                        {"param": p, "value": v, "ts": ts} for p, v in zip(params, values, strict=True)
+                        {"param": p, "value": v, "ts": ts}
+                        for p, v in zip(params, values, strict=True)
                     ]
                     document = {"station": name, "readings": readings}
                     await mqtt.publish(topic, json.dumps(document).encode(), qos=1)

@@ -36,6 +36,9 @@ FILTERS: dict[str, QcFilter] = {
 }
 
 
+_QUALITY_OF = {int(q): q for q in Quality}
+
+
 @dataclass
 class QcResult:
     quality: npt.NDArray[np.int8]
@@ -47,8 +50,9 @@ class QcResult:
         return [REASONS[code] for code in self.reason.tolist()]
 
     def flagged(self, readings: Sequence[Reading]) -> list[Reading]:
+        qualities = _QUALITY_OF  # Quality(q) costs a call into EnumType per reading
         return [
-            r.flagged(Quality(q), REASONS[c])
+            r.flagged(qualities[q], REASONS[c])
             for r, q, c in zip(readings, self.quality.tolist(), self.reason.tolist(), strict=True)
         ]
 

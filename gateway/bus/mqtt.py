@@ -60,7 +60,9 @@ class MqttSettings:
     # catch-up after a 60 s stop with a 30 s ceiling).
     reconnect_max_s: float = 5.0
     max_outgoing: int = 100_000  # messages waiting for the broker; beyond, the oldest is dropped
-    inflight_window: int = 32  # QoS 1 publishes awaiting PUBACK at once
+    # QoS 1 publishes awaiting PUBACK at once, a sliding window (paho's own limit is set to it;
+    # its default, 20, held the rest back). 256 measured no better than 32 (issue 12).
+    inflight_window: int = 32
     # Acknowledge received messages only when their consumer says so (BusMessage.ack).
     manual_ack: bool = False
     # manual_ack: received and not yet acknowledged at most; beyond, the socket is not read
@@ -340,9 +342,7 @@ class MqttBus(Bus):
             raise RuntimeError(
                 "subscribe before entering the bus: subscriptions are made on connect"
             )
-        subscription = Subscription(
-            topic_filter, group, maxsize, lossless=self.settings.manual_ack
-        )
+        subscription = Subscription(topic_filter, group, maxsize, lossless=self.settings.manual_ack)
         self._subscriptions.append(subscription)
         return subscription
 
@@ -373,6 +373,7 @@ class MqttBus(Bus):
             keepalive=s.keepalive_s,
             tls_context=s.tls_context(),
             timeout=s.publish_timeout_s,
+            max_inflight_messages=s.inflight_window,
         )
         # aiomqtt warns above 10 pending publishes; our window of them in flight is intended.
         client.pending_calls_threshold = s.inflight_window + 1

@@ -723,6 +723,8 @@ async def test_the_outbox_refuses_hostile_receipts_and_then_takes_a_good_one(
     try:
         async with running(outbox.run()) as tasks:
             await eventually(lambda: outbox.backlog()[0] == 1, what="the batch on disk")
+            # A receipt covers only what was sent (issue 13): a collector never sees it before.
+            await eventually(lambda: outbox.stats.sent == 1, what="the batch sent")
             # The receipt that once stopped the gateway: seq 2**70 of its own epoch.
             forged = receipt(epoch=outbox.epoch, seqs=[[1, 2**70]])
             hostile = [(t, p, r) for _, t, p, r in HOSTILE_RECEIPTS] + [
