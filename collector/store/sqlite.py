@@ -220,6 +220,20 @@ class SqliteStore:
             ).fetchall()
         return [self._reading(station, row) for row in rows]
 
+    def latest_all(self) -> dict[str, list[Reading]]:
+        """``latest`` of every station in one query, by station: the IOC board's first paint
+        (a thousand stations cost a third of a thousand queries' time)."""
+        with self._reader() as db:
+            rows = db.execute(
+                f"SELECT s.station, {_COLUMNS} FROM series s JOIN reading r ON r.series = s.id"
+                " AND r.ts = (SELECT max(ts) FROM reading WHERE series = s.id)"
+                " ORDER BY s.station, s.param"
+            ).fetchall()
+        found: dict[str, list[Reading]] = {}
+        for station, *row in rows:
+            found.setdefault(station, []).append(self._reading(station, tuple(row)))
+        return found
+
     def range(
         self,
         station: str,
