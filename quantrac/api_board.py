@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
@@ -37,7 +36,7 @@ from quantrac.api_common import (
     station_of,
     station_public,
 )
-from quantrac.api_export import iso_z, reading_row
+from quantrac.api_export import dumps, reading_row
 from quantrac.api_live import LiveFeed
 from quantrac.api_schemas import (
     IncidentPublic,
@@ -102,7 +101,7 @@ def latest_document(
         "state": {
             "colour": state.colour, "index": state.index, "value": state.value,
             "text": state.text, "label": state.label, "level": state.level,
-            "online": state.online, "as_of": iso_z(state.as_of) if state.as_of else None,
+            "online": state.online, "as_of": state.as_of,
             "instantaneous": state.instantaneous,
         },
     }  # fmt: skip
@@ -120,12 +119,19 @@ def _flood(config: StationConfig | None, readings: Sequence[Reading]) -> dict[st
 
 
 def all_latest(context: ApiContext) -> list[dict[str, Any]]:
-    """Every station's latest document (blocking: the store is read once per station)."""
+    """Every station's latest document (blocking). A store that reads every station's latest
+    in one query offers ``latest_all`` (SQLite); the others are asked station by station."""
     now = datetime.now(UTC)
+    one_query = getattr(context.store, "latest_all", None)
+    found: dict[str, list[Reading]] = one_query() if callable(one_query) else {}
     return [
-        latest_document(context, station_id, context.store.latest(station_id), now)
+        latest_document(
+            context, station_id,
+            found.get(station_id, []) if callable(one_query) else context.store.latest(station_id),
+            now,
+        )
         for station_id in station_ids(context)
-    ]
+    ]  # fmt: skip
 
 
 # /latest, /stations.geojson and the live stream read one snapshot of every station, at most
@@ -233,8 +239,8 @@ async def latest_all(request: Request, context: Context, _: Viewer) -> Response:
     """Every station's newest readings, flood level and state in one call: the board's first
     paint (the map, the cards). At most half a second old."""
     documents = await snapshot(request).documents()
-    body = {"site": context.site_name, "as_of": iso_z(datetime.now(UTC)), "stations": documents}
-    return Response(orjson.dumps(body), media_type="application/json")
+    body = {"site": context.site_name, "as_of": datetime.now(UTC), "stations": documents}
+    return Response(dumps(body), media_type="application/json")
 
 
 @router.get("/stations/{station_id}/latest", response_model=LatestPublic,
@@ -246,7 +252,7 @@ async def latest(station_id: str, context: Context, _: Viewer) -> Response:
     await asyncio.to_thread(station_public, context, station_id)
     readings = await asyncio.to_thread(context.store.latest, station_id)
     body = latest_document(context, station_id, readings, datetime.now(UTC))
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(dumps(body), media_type="application/json")
 
 
 STATIONS_GEOJSON = {
@@ -282,7 +288,7 @@ async def stations_geojson(request: Request, _: Viewer) -> Response:
     for the board's map or any GIS."""
     documents = await snapshot(request).documents()
     body = {"type": "FeatureCollection", "features": [feature(d) for d in documents]}
-    return Response(orjson.dumps(body), media_type=GEO_JSON)
+    return Response(dumps(body), media_type=GEO_JSON)
 
 
 @router.get(
@@ -297,7 +303,7 @@ def province(context: Context, _: Viewer) -> Response:
     """The outline drawn under the map (the site's ``province.geojson``)."""
     if context.outline is None:
         raise HTTPException(404, "this site has no province.geojson")
-    return Response(orjson.dumps(context.outline), media_type=GEO_JSON)
+    return Response(dumps(context.outline), media_type=GEO_JSON)
 
 
 @router.get(

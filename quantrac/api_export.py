@@ -39,13 +39,20 @@ def _value(reading: Reading) -> float | None:
     return reading.value if math.isfinite(reading.value) else None
 
 
+def dumps(body: Any) -> bytes:
+    """JSON as the API writes it: times in UTC with a Z, NaN as null (orjson does both, and
+    several times faster than the json module)."""
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
+
+
 def reading_row(reading: Reading) -> dict[str, Any]:
-    """One reading as ``ReadingPublic`` serialises it."""
+    """One reading as ``ReadingPublic`` has it, for ``dumps`` (which writes the time and a
+    missing value)."""
     return {
         "param": reading.param,
-        "value": _value(reading),
+        "value": reading.value,
         "unit": reading.unit,
-        "ts": iso_z(reading.ts),
+        "ts": reading.ts,
         "status": STATUS[reading.status],
         "quality": QUALITY[reading.quality],
         "reason": reading.reason,
@@ -63,16 +70,10 @@ def range_json(
     next_url: str | None,
 ) -> bytes:
     """A page of one series, exactly as ``RangePublic`` (the OpenAPI's schema) has it."""
-    # orjson writes the times (UTC, with a Z) and a NaN as null itself, several times faster
-    # than building each row's strings here.
-    rows = [
-        {"param": r.param, "value": r.value, "unit": r.unit, "ts": r.ts,
-         "status": STATUS[r.status], "quality": QUALITY[r.quality], "reason": r.reason}
-        for r in readings
-    ]  # fmt: skip
-    body = {"station": station, "param": param, "start": start, "end": end, "readings": rows,
-            "truncated": truncated, "next": next_url}  # fmt: skip
-    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
+    body = {"station": station, "param": param, "start": start, "end": end,
+            "readings": [reading_row(r) for r in readings], "truncated": truncated,
+            "next": next_url}  # fmt: skip
+    return dumps(body)
 
 
 def readings_csv(readings: Iterable[Reading]) -> str:

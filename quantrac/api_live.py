@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64
 HEARTBEAT_S = 15.0  # a comment line keeps proxies and the browser from timing the stream out
 RETRY_MS = 2000  # how soon a browser reconnects after the stream broke
+SORTED_UTC = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z  # one text per state: compared as is
 
 
 @dataclass
@@ -125,14 +127,14 @@ class LiveFeed:
         self.counters.polls += 1
         stations = await self.stations()
         for station_id, body in stations.items():
-            text = json.dumps(body, ensure_ascii=False, sort_keys=True, allow_nan=False)
+            text = orjson.dumps(body, option=SORTED_UTC).decode()
             if self._last_stations.get(station_id) != text:
                 if station_id in self._last_stations:
                     self._send("station", text)
                 self._last_stations[station_id] = text
         incidents = await self.incidents()
         if incidents is not None:
-            text = json.dumps(incidents, ensure_ascii=False, sort_keys=True, allow_nan=False)
+            text = orjson.dumps(incidents, option=SORTED_UTC).decode()
             if text != self._last_incidents:
                 if self._last_incidents is not None:
                     self._send("incidents", text)
