@@ -14,6 +14,10 @@ have victoria-metrics || missing+=(victoria-metrics)
 have socat || missing+=(socat)
 have systemd-analyze || missing+=(systemd)  # verifies deploy/systemd/ (tests/deploy)
 have chromium || missing+=(chromium)  # the IOC board's browser tests (Playwright drives it)
+# The reports' tests render the PDF (pdftoppm) and read its text back (pdftotext); the PDF
+# embeds DejaVu (Vietnamese glyphs) from the system's fonts.
+have pdftoppm || missing+=(poppler-utils)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
