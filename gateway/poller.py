@@ -81,6 +81,7 @@ class Poller:
         self._running: set[asyncio.Task[Any]] = set()
         self._busy: set[str] = set()  # stations whose poll runs now
         self._groups: dict[str, list[PolledDriver]] = {}  # job id → the stations it polls
+        self._scheduler: AsyncIOScheduler | None = None  # while run() runs: add() and remove()
         # Batch numbers: from the outbox when there is one, so they survive restarts.
         self.next_seq = next_seq or itertools.count(1).__next__
 
@@ -99,24 +100,15 @@ class Poller:
         now = time.time()
         self._groups = {}
         for driver in self.drivers:
-            self._groups.setdefault(f"slot-{driver.interval_s:g}s", []).append(driver)
+            self._groups.setdefault(_job_id(driver), []).append(driver)
         for job_id, drivers in self._groups.items():
-            interval = drivers[0].interval_s
-            scheduler.add_job(
-                self._slot,
-                IntervalTrigger(
-                    seconds=interval,
-                    start_date=datetime.fromtimestamp(next_slot(now, interval), UTC),
-                ),
-                args=[interval, drivers],
-                id=job_id,
-                name=f"poll every {interval:g} s ({len(drivers)} station(s))",
-                misfire_grace_time=max(1, int(interval / 2)),
-            )
+            self._add_job(scheduler, job_id, drivers, now)
         scheduler.start()
+        self._scheduler = scheduler
         try:
             await asyncio.Event().wait()
         finally:
+            self._scheduler = None
             scheduler.shutdown(wait=False)
             # APScheduler leaves running coroutine jobs alone; a stopping gateway must not
             # leave polls behind (they would be reported later as failed jobs).
@@ -124,6 +116,55 @@ class Poller:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    def _add_job(
+        self, scheduler: AsyncIOScheduler, job_id: str, drivers: list[PolledDriver], now: float
+    ) -> None:
+        interval = drivers[0].interval_s
+        scheduler.add_job(
+            self._slot,
+            IntervalTrigger(
+                seconds=interval,
+                start_date=datetime.fromtimestamp(next_slot(now, interval), UTC),
+            ),
+            args=[interval, drivers],  # the group's own list: add() and remove() change it
+            id=job_id,
+            name=f"poll every {interval:g} s",
+            misfire_grace_time=max(1, int(interval / 2)),
+        )
+
+    def add(self, driver: PolledDriver) -> None:
+        """Poll one more station from its interval's next slot on (hot reload): it joins the
+        job of its interval, or starts one. Its health is kept if it was polled before."""
+        self.drivers.append(driver)
+        self.health.setdefault(driver.station_id, StationHealth(driver.station_id))
+        if self._scheduler is None:
+            return  # run() groups self.drivers when it starts
+        job_id = _job_id(driver)
+        group = self._groups.get(job_id)
+        if group is not None:
+            group.append(driver)
+            return
+        self._groups[job_id] = [driver]
+        self._add_job(self._scheduler, job_id, self._groups[job_id], time.time())
+
+    def remove(self, station_id: str, *, forget: bool = True) -> None:
+        """Stop polling a station (hot reload). A poll of it already running finishes and
+        publishes its batch; ``forget`` drops its health too (a station removed from the site,
+        not one being replaced)."""
+        self.drivers = [d for d in self.drivers if d.station_id != station_id]
+        if forget:
+            self.health.pop(station_id, None)
+        for job_id, group in list(self._groups.items()):
+            group[:] = [d for d in group if d.station_id != station_id]
+            if not group:
+                del self._groups[job_id]
+                if self._scheduler is not None:
+                    self._scheduler.remove_job(job_id)
+
+    def polling(self, station_id: str) -> bool:
+        """Whether a poll of this station runs now."""
+        return station_id in self._busy
 
     def _on_skipped(self, event: JobEvent) -> None:
         for driver in self._groups.get(event.job_id, ()):
@@ -157,7 +198,8 @@ class Poller:
 
     async def poll_once(self, driver: PolledDriver, ts: datetime) -> ReadingBatch:
         """Read one station once and publish its batch (with ``station_online``)."""
-        health = self.health[driver.station_id]
+        # A station removed by a reload while its slot started still finishes this poll.
+        health = self.health.get(driver.station_id) or StationHealth(driver.station_id)
         health.polls += 1
         # A poll never outlives its slot: the next one would be skipped otherwise.
         timeout = self.poll_timeout_s or driver.interval_s * 0.9
@@ -204,3 +246,8 @@ class Poller:
         else:
             log.debug("%s: still offline: %s", health.station, health.last_error)
         health.online = False
+
+
+def _job_id(driver: PolledDriver) -> str:
+    """One job per interval: its stations' polls start together."""
+    return f"slot-{driver.interval_s:g}s"
