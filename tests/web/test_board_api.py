@@ -43,6 +43,13 @@ def test_latest_gives_every_station_and_its_state_in_one_call(site: BoardSite) -
     assert states["phu_oc"]["online"] is False
 
 
+def test_the_stores_one_query_latest_is_each_stations_latest(site: BoardSite) -> None:
+    every = site.store.latest_all()
+    assert set(every) == set(site.store.stations())
+    for station, readings in every.items():
+        assert readings == site.store.latest(station), station
+
+
 def test_stations_geojson_places_every_station_in_the_province(site: BoardSite) -> None:
     answer = get(site, "/stations.geojson")
     assert answer.headers["content-type"] == "application/geo+json"
