@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Reque
 
 from gateway.model import Quality, Reading
 from tests.quantrac.test_cli import start, stop, wait_for_text
-from tests.servers import free_port
+from tests.servers import free_port, wait_for_port
 from tests.web.board_site import AIR, EXPECTED_COLOURS, FLOOD, BoardSite
 
 CHROMIUM = "/usr/bin/chromium"
@@ -186,6 +186,7 @@ def test_the_demo_serves_its_board(tmp_path: Path, browser: Browser, shots: Path
         wait_for_text(log, "board:", 30)
         base = f"http://127.0.0.1:{port}"
         assert f"{base}/" in log.read_text()
+        wait_for_port(port, 30)  # the URL is printed before the API listens
         page = watched.page
         page.goto(base + "/")
         page.wait_for_function(
