@@ -74,6 +74,9 @@ class Incident:
     acked_at: datetime | None = None
     ack_note: str = ""
     facts: Mapping[str, Any] = field(default_factory=dict)
+    # The highest level it reached: a resolved incident is back at 0, and the reports count
+    # incidents by the level they reached (0 in incidents saved before it was kept: use level).
+    peak_level: int = 0
 
     @property
     def open(self) -> bool:
@@ -243,6 +246,24 @@ class IncidentStore:
             found = self._db.execute("SELECT body FROM resolved WHERE ref = ?", (ref,)).fetchone()
         return _incident(_loads(found[0])) if found else None
 
+    def between(self, start: datetime, end: datetime) -> list[Incident]:
+        """Every incident open at some time in [start, end), resolved or not, by start (the
+        daily and monthly reports). Resolved ones are kept until ``forget_resolved``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM incident UNION SELECT body FROM resolved"
+            ).fetchall()
+        found: dict[str, Incident] = {}
+        for (body,) in rows:
+            incident = _incident(_loads(body))
+            ended = incident.resolved_at
+            if incident.started_at < end and (ended is None or ended >= start):
+                known = found.get(incident.ref)
+                # The same incident in both tables: the later revision is the truth.
+                if known is None or incident.revision > known.revision:
+                    found[incident.ref] = incident
+        return sorted(found.values(), key=lambda i: (i.started_at, i.id))
+
     def unsent_resolutions(self) -> list[Incident]:
         """Resolved incidents whose resolution was saved but never handed on, oldest first."""
         with self._lock:
@@ -340,6 +361,7 @@ class IncidentManager:
                 started_at=signal.ts,
                 updated_at=signal.ts,
                 facts=dict(signal.facts),
+                peak_level=signal.level,
             )
             return self._changed(incident, NotificationState.FIRING, 0)
         if signal.level == current.level and signal.facts.get("event") == "crest":
@@ -381,6 +403,7 @@ class IncidentManager:
             # A new level asks for attention again, acknowledged or not.
             acked_by=None if change is NotificationState.ESCALATED else current.acked_by,
             facts=dict(signal.facts),
+            peak_level=max(current.peak_level, signal.level),
         )
         return self._changed(incident, change, current.level)
 
