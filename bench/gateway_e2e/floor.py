@@ -44,6 +44,7 @@ async def _floor(
     async with aiomqtt.Client(
         HOST, broker_port, identifier="bench-floor", max_inflight_messages=1000
     ) as mqtt:
+        mqtt.pending_calls_threshold = 1_000_000  # thousands in flight is the point here
         clients = [AsyncModbusTcpClient(HOST, port=port, timeout=3.0, retries=0) for port in ports]
         for client in clients:
             await client.connect()
