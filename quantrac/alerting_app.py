@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerting.config import AlertingConfig, load_alerting
+from alerting.config import AlertingConfig, load_alerting, recipient_problems
+from alerting.delivery import destinations
 from alerting.delivery_queues import DeliveryQueues
 from alerting.delivery_store import DeliveryStore
 from alerting.incidents import IncidentManager, IncidentStore
@@ -17,7 +18,7 @@ from alerting.notifiers import Notifier, NotifierContext, build_notifier
 from alerting.notifiers.log import NotificationLog
 from alerting.routing import Grouper, RoutingConfig, render_transitions, route
 from alerting.rules import Evaluator, load_rules
-from alerting.rules.config import RuleConfig, StationRule
+from alerting.rules.config import RuleConfig, RuleConfigError, StationRule
 from alerting.service import AlertingService
 from gateway.bus import Bus
 from quantrac.site import Site
@@ -31,6 +32,8 @@ class AlertingApp:
     log: NotificationLog
     notifiers: dict[str, Notifier]
     queue: DeliveryStore
+    config: AlertingConfig | None = None  # what the service runs on; a reload compares to it
+    rules: list[RuleConfig] = field(default_factory=list)
 
     async def aclose(self) -> None:
         for notifier in self.notifiers.values():
@@ -43,6 +46,94 @@ class AlertingApp:
 def site_rules(site: Site) -> list[RuleConfig]:
     path = site.directory / "rules.yaml"
     return load_rules(path) if path.exists() else []
+
+
+def alerting_problems(site: Site) -> list[str]:
+    """Every problem of rules.yaml (against the site's stations) and alerting.yaml (notifiers,
+    routes, recipients as the notifiers will read them), each naming its file: what ``config
+    check`` prints and what a reload refuses. Nothing is connected, no secret is read."""
+    problems: list[str] = []
+    rules_file = site.directory / "rules.yaml"
+    try:
+        Evaluator(site_rules(site), site.stations)
+    except RuleConfigError as exc:
+        problems.extend(str(p) if p.file else f"{rules_file}: {p}" for p in exc.problems)
+    except ValueError as exc:
+        problems.append(f"{rules_file}: {exc}")
+    try:
+        config = load_alerting(site.directory)
+        config.channel_configs()  # each notifier's own config, as the service will read it
+    except ValueError as exc:
+        problems.append(str(exc))
+        return problems
+    # Recipients as the notifiers will read them: a landline in an SMS group is refused here,
+    # before the season, not by the provider during a flood.
+    alerting_file = site.directory / "alerting.yaml"
+    problems.extend(f"{alerting_file}: {p}" for p in recipient_problems(config))
+    return problems
+
+
+def _rule_changes(old: Sequence[RuleConfig], new: Sequence[RuleConfig]) -> list[str]:
+    before = {rule.id: rule for rule in old}
+    after = {rule.id: rule for rule in new}
+    lines = [f"rule {rule_id}: added" for rule_id in after.keys() - before.keys()]
+    lines += [f"rule {rule_id}: removed" for rule_id in before.keys() - after.keys()]
+    lines += [
+        f"rule {rule_id}: changed"
+        for rule_id in after.keys() & before.keys()
+        if after[rule_id] != before[rule_id]
+    ]
+    return sorted(lines)
+
+
+def reload_alerting(app: AlertingApp, site: Site, rules: Sequence[RuleConfig] | None = None
+                    ) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Apply a checked site to a running alerting service (hot reload): the rules, compiled
+    again, keep the state of those unchanged; routes, grouping and recipients are swapped when
+    the receivers and notifiers stay the same. Returns (what changed, what waits for a
+    restart): a new receiver or a changed notifier needs its delivery queue and worker, which
+    only a start makes. Incidents, queues and the notification log are untouched."""
+    new_rules = site_rules(site) if rules is None else list(rules)
+    evaluator = Evaluator(new_rules, site.stations)
+    gone = evaluator.adopt(app.evaluator)
+    changes = _rule_changes(app.rules, new_rules)
+    changes += [
+        f"rule {rule} at {station}: removed while above normal; its open incident stays "
+        "open until acknowledged"
+        for rule, station in gone
+    ]
+    if len(evaluator.slots) != len(app.evaluator.slots):
+        changes.append(
+            f"rules: {len(app.evaluator.slots)} → {len(evaluator.slots)} rule × station pair(s)"
+        )
+    service = app.service
+    service.rules = app.evaluator = evaluator
+    app.rules = new_rules
+    districts = {s.id: s.district for s in site.stations.values()}
+    service.incidents.districts = districts
+    grouper = service.grouper
+    grouper.districts = districts
+    grouper.current = evaluator.current
+    pending: list[str] = []
+    config = load_alerting(site.directory)
+    old = app.config
+    if old is None or config == old:
+        return changes, pending
+    if config.notifiers != old.notifiers or set(destinations(config.routing)) != set(
+        destinations(old.routing)
+    ):
+        pending.append(
+            "alerting.yaml: notifiers or receivers changed: restart the alerting service to "
+            "apply (routes keep the old ones until then)"
+        )
+        return changes, pending
+    service.routing = config.routing
+    service.queues.routing = config.routing
+    grouper.wait = timedelta(seconds=config.routing.group_wait_s)
+    grouper.group_by = config.routing.group_by
+    app.config = config
+    changes.append("alerting.yaml: routes, grouping and recipients reloaded")
+    return changes, pending
 
 
 def build_alerting(
@@ -59,7 +150,8 @@ def build_alerting(
     """Everything checked and opened; nothing connected (the bus connects when entered)."""
     config = config or load_alerting(site.directory)
     data_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = Evaluator(site_rules(site) if rules is None else rules, site.stations)
+    rules = site_rules(site) if rules is None else list(rules)
+    evaluator = Evaluator(rules, site.stations)
     districts = {s.id: s.district for s in site.stations.values()}
     store = IncidentStore(data_dir / config.incidents_db)
     incidents = IncidentManager(store, districts=districts, repeat_after=config.repeat_after())
@@ -94,7 +186,7 @@ def build_alerting(
         bus, evaluator, incidents, grouper, config.routing, notifiers,
         group=group, clock=clock, queues=queues,
     )  # fmt: skip
-    return AlertingApp(service, evaluator, store, log, notifiers, queue)
+    return AlertingApp(service, evaluator, store, log, notifiers, queue, config, rules)
 
 
 def seed_told(

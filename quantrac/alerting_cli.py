@@ -31,7 +31,6 @@ from quantrac.replay import TICK_EVERY, as_sent, replay, unknown_stations
 rules_app = typer.Typer(help="Alert rules: replay history through them.", no_args_is_help=True)
 
 
-
 def alerting(
     site_dir: Annotated[Path, typer.Argument(help="site directory (rules.yaml, alerting.yaml)")],
     broker: Annotated[
@@ -54,6 +53,7 @@ def alerting(
     from quantrac.alerting_app import build_alerting
     from quantrac.cli import _run, _with_data_dir, broker_or_exit
     from quantrac.health import listen_or_exit, serve_health, service_snapshot
+    from quantrac.reload import RUN_DIR, Reloader, alerting_hook
     from quantrac.runners import mqtt_bus
 
     setup_logging(verbose)
@@ -76,10 +76,13 @@ def alerting(
     snapshot = service_snapshot(
         app.service.health, buses={"bus": bus}, queues={"clean": app.service.subscription}
     )
+    # quantrac reload / SIGHUP: rules.yaml and alerting.yaml read again, incidents kept.
+    reloader = Reloader("alerting", site_dir, settings.data_dir / RUN_DIR)
+    reloader.add("alerting", alerting_hook(app))
 
     async def main() -> None:
         try:
-            async with serve_health(health_listener, "alerting", snapshot), bus:
+            async with reloader.serving(), serve_health(health_listener, "alerting", snapshot), bus:
                 await app.service.run()
         finally:
             await app.aclose()

@@ -36,6 +36,7 @@ from quantrac.cli_common import (
 from quantrac.dashboards.cli import dashboards_app
 from quantrac.keys_cli import audit_app, keys_app
 from quantrac.partition import partition_or_exit
+from quantrac.reload_cli import reload
 from quantrac.settings import SecretFileError, Settings, get_settings
 from quantrac.site import Site, SiteConfigError, load_site
 from quantrac.technician import modbus_app, station_app
@@ -63,6 +64,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(dashboards_app, name="dashboards")
 app.command("alerting")(alerting)
 app.command("backup")(backup)
+app.command("reload")(reload)
 
 SiteArg = Annotated[Path, typer.Argument(help="site directory (site.yaml + stations/)")]
 BrokerOpt = Annotated[
@@ -224,10 +226,13 @@ def gateway(
     from gateway.outbox import OutboxSettings
     from gateway.tt10 import tt10_ftp_for, tt10_inbox_for
     from quantrac.health import listen_or_exit, serve_health, service_snapshot
+    from quantrac.partition import gateway_partition
+    from quantrac.reload import RUN_DIR, Reloader, gateway_hook
     from quantrac.runners import GatewayService, mqtt_bus, mqtt_settings
 
     setup_logging(verbose)
     site = partition_or_exit(site_or_exit(site_dir), stations, gateway_id)
+    partition = (stations, gateway_id)
     health_listener = listen_or_exit(health)
     try:
         tt10_ftp_server = tt10_ftp_for(site, None, tt10_inbox, tt10_ftp)
@@ -271,7 +276,10 @@ def gateway(
             service.health,
             buses={"bus": bus, "stations_bus": lambda: getattr(stations_input, "bus", None)},
         )
-        async with serve_health(health_listener, "gateway", snapshot), bus:
+        # quantrac reload / SIGHUP: this gateway's part of the site, read again.
+        reloader = Reloader(f"gateway-{gateway_id}", site_dir, settings.data_dir / RUN_DIR)
+        reloader.add("gateway", gateway_hook(service, lambda s: gateway_partition(s, *partition)))
+        async with reloader.serving(), serve_health(health_listener, "gateway", snapshot), bus:
             await service.run()
 
     _run(main)
@@ -309,6 +317,7 @@ def collector(
     from collector.qc import QcChain, QcSettings
     from collector.service import Collector
     from quantrac.health import listen_or_exit, serve_health, service_snapshot
+    from quantrac.reload import RUN_DIR, Reloader, collector_hook
     from quantrac.runners import mqtt_bus, station_catalog
 
     setup_logging(verbose)
@@ -316,12 +325,8 @@ def collector(
     health_listener = listen_or_exit(health)
     settings = _with_data_dir(data_dir, store_url)
     broker_or_exit(broker or settings.broker_url)
-    bus = mqtt_bus(
-        settings,
-        broker,
-        client_id or f"quantrac-collector-{socket.gethostname()}",
-        clean_session=clean_session,
-    )
+    bus_client_id = client_id or f"quantrac-collector-{socket.gethostname()}"
+    bus = mqtt_bus(settings, broker, bus_client_id, clean_session=clean_session)
     # A remote store is written through a local copy (what the derived series read) and a
     # durable queue: neither an outage nor a slow database stops the clean stream.
     store = _open_store(
@@ -342,8 +347,14 @@ def collector(
         snapshot = service_snapshot(
             service.health, buses={"bus": bus}, queues={"raw": service.subscription}
         )
+        reloader = Reloader(bus_client_id, site_dir, settings.data_dir / RUN_DIR)
+        reloader.add("collector", collector_hook(service))
         try:
-            async with serve_health(health_listener, "collector", snapshot), bus:
+            async with (
+                reloader.serving(),
+                serve_health(health_listener, "collector", snapshot),
+                bus,
+            ):
                 await service.run()
         finally:
             store.close()
@@ -395,6 +406,7 @@ def api(
     from alerting.incidents import IncidentStore
     from quantrac.api import ApiContext, create_app
     from quantrac.api_board import province_outline
+    from quantrac.reload import RUN_DIR, Reloader, api_hook
     from quantrac.runners import api_server, station_catalog
 
     setup_logging(verbose)
@@ -412,7 +424,13 @@ def api(
             KeyStore(settings.api_keys_path), settings.api_open_reads, settings.cors_origins
         ),
     )
-    server = api_server(create_app(context), host or settings.api_host, port or settings.api_port)
+    application = create_app(context)
+    reloader = None
+    if site_dir is not None:  # POST /admin/reload, SIGHUP, quantrac reload: the site again
+        reloader = Reloader("api", site_dir, settings.data_dir / RUN_DIR)
+        reloader.add("api", api_hook(context))
+        application.state.reloader = reloader
+    server = api_server(application, host or settings.api_host, port or settings.api_port)
     console.print(f"API on http://{server.config.host}:{server.config.port}/stations")
     console.print(f"  IOC board: http://{server.config.host}:{server.config.port}/")
     if settings.api_open_reads:
@@ -420,7 +438,11 @@ def api(
 
     async def main() -> None:
         try:
-            await server.serve()
+            if reloader is None:
+                await server.serve()
+            else:
+                async with reloader.serving():
+                    await server.serve()
         except asyncio.CancelledError:
             server.should_exit = True
             raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.console import Console
@@ -11,8 +13,16 @@ from rich.logging import RichHandler
 
 from quantrac.site import Site, SiteConfigError, load_site
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stream: TextIO, *, stderr: bool = False) -> Console:
+    """A console that, off a terminal (a pipe, a log file, a test), writes each message on one
+    line as plain text: no colour codes, no wrapping at 80 columns in the middle of a path."""
+    interactive = stream.isatty()
+    return Console(stderr=stderr, soft_wrap=not interactive, highlight=interactive)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr, stderr=True)
 
 DEFAULT_SITE = Path(__file__).resolve().parents[1] / "examples" / "hue"
 

@@ -91,9 +91,81 @@ class GatewayService:
         self.streaming: list[StreamingDriver] = []  # added by the composition (MQTT, TT10)
         self.ftp: Tt10FtpServer | None = None  # the TT10 FTP endpoint, if the composition asks
         self.rejected = 0
+        self._retiring: set[asyncio.Task[None]] = set()  # hubs closing after a reload
         # With an outbox, the outbox numbers each batch as it joins its buffer (put(number=
         # True)), so numbers follow the order of the disk; the poller's own count is replaced.
         self.poller = Poller(gateway_id, drivers, self.publish)
+
+    async def reload(
+        self, site: Site, stations: Iterable[StationConfig] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Make the running gateway read ``site`` (hot reload), without touching the outbox:
+        Modbus stations added start at their interval's next slot, removed ones stop (a poll
+        already started finishes and its batch is kept), changed ones (config, profile or
+        their line's settings) restart with the new. Streaming drivers (MQTT, TT10) take their
+        stations too. Returns (what changed, what waits for a restart)."""
+        chosen = list(stations) if stations is not None else list(site.stations.values())
+        wanted = {s.id: s for s in chosen if s.is_modbus}
+        running = {d.station_id: d for d in self.poller.drivers if isinstance(d, ModbusStation)}
+        # A line whose settings changed gets a new hub; its stations restart on it.
+        hubs: dict[str, ModbusHub] = {}
+        for station in wanted.values():
+            connection = station.modbus.connection
+            hub = self.hubs.get(connection.endpoint)
+            if hub is None or hub.connection != connection:
+                hub = hubs.get(connection.endpoint) or ModbusHub(connection)
+            hubs[connection.endpoint] = hub
+        changes: list[str] = []
+        restarted: set[str] = set()  # stopped or changed: their last polls may still run
+        for station_id, driver in running.items():
+            config = wanted.get(station_id)
+            if config is None:
+                self.poller.remove(station_id)
+                restarted.add(station_id)
+                changes.append(f"station {station_id}: stopped")
+            elif (
+                config != driver.config
+                or site.profile_of(config) != driver.profile
+                or hubs[config.modbus.connection.endpoint] is not driver.hub
+            ):
+                self.poller.remove(station_id, forget=False)
+                self.poller.add(
+                    ModbusStation(
+                        config, site.profile_of(config), hubs[config.modbus.connection.endpoint]
+                    )
+                )
+                restarted.add(station_id)
+                changes.append(f"station {station_id}: changed")
+        for station_id in wanted.keys() - running.keys():
+            config = wanted[station_id]
+            hub = hubs[config.modbus.connection.endpoint]
+            self.poller.add(ModbusStation(config, site.profile_of(config), hub))
+            changes.append(f"station {station_id}: started")
+        retired = [hub for endpoint, hub in self.hubs.items() if hubs.get(endpoint) is not hub]
+        self.hubs = hubs
+        if retired:
+            task = asyncio.create_task(self._retire(retired, restarted))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+        pending: list[str] = []
+        for streaming in self.streaming:
+            reload = getattr(streaming, "reload", None)
+            if callable(reload):
+                more, waiting = reload(site, chosen)
+                changes += more
+                pending += waiting
+        return sorted(changes), pending
+
+    async def _retire(self, hubs: list[ModbusHub], stations: set[str]) -> None:
+        """Close the hubs no station uses any more, once their last polls ended (at most a
+        minute: a poll never outlives its slot)."""
+        deadline = asyncio.get_running_loop().time() + 60
+        while any(self.poller.polling(s) for s in stations):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        for hub in hubs:
+            await hub.close()
 
     async def accept(self, station: str, readings: Sequence[Reading]) -> None:
         """The sink of streaming drivers: number the readings as a batch and keep it.

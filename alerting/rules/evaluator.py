@@ -323,6 +323,24 @@ class Evaluator:
         slot.rule.restore(slot.state, level)
         slot.level = min(max(level, 0), max(slot.rule.top_level, 1))
 
+    def adopt(self, old: Evaluator) -> list[tuple[str, str]]:
+        """Take over what ``old`` knows, for a hot reload of rules.yaml: a slot whose compiled
+        rule is unchanged keeps its state (pending durations, windows, the level reported); a
+        changed one starts afresh from the level it had reported, as after a restart, so a fall
+        is still reported. Returns the (rule, station) pairs above normal in ``old`` that this
+        evaluator no longer has (their open incidents are the operator's to close)."""
+        for slot in self.slots:
+            previous = old._by_key.get(slot.key)
+            if previous is None:
+                continue
+            if previous.rule == slot.rule:
+                slot.state, slot.level, slot.last = previous.state, previous.level, previous.last
+                if slot.rule.needs_tick(slot.state):
+                    self._ticking[id(slot)] = slot
+            elif previous.level:
+                self.restore(*slot.key, previous.level)
+        return [slot.key for slot in old.slots if slot.level and slot.key not in self._by_key]
+
     def slot(self, rule: str, station: str) -> Slot:
         return self._by_key[(rule, station)]
 

@@ -77,6 +77,7 @@ class MqttInput:
         self.handling = 0  # messages being handled now (at most ``window``)
         self.errors = 0  # handling failed unexpectedly (a bug): dead-lettered, counted
         self.bus: MqttBus | None = None
+        self.default_topic = DEFAULT_TOPIC  # of stations whose profile names none: reload()
         self._failing_topics: set[str] = set()
         self._subscriptions: list[Subscription] = []
 
@@ -209,6 +210,34 @@ class MqttInput:
         )
         await dead_letter(Rejected(topic, reason, payload, outcome.station))
 
+    def reload(
+        self, site: SiteWithMqtt, stations: Iterable[StationConfig]
+    ) -> tuple[list[str], list[str]]:
+        """Route messages to the site's MQTT stations as they are now (hot reload): returns
+        (what changed, what waits for a restart). Messages already taken are decoded with the
+        routes they were taken under. A station on a topic filter not subscribed yet needs a
+        restart (the client subscribes when it connects); until then its messages are not
+        received, and the broker keeps them in the gateway's persistent session."""
+        decoder = MqttDecoder(mqtt_routes(site, stations, self.default_topic))
+        before, after = self.decoder.routes, decoder.routes
+        changes = [f"MQTT station {s}: added" for s in after.keys() - before.keys()]
+        changes += [f"MQTT station {s}: removed" for s in before.keys() - after.keys()]
+        changes += [
+            f"MQTT station {s}: changed"
+            for s in after.keys() & before.keys()
+            if after[s] != before[s]
+        ]
+        pending = []
+        unsubscribed = sorted(set(decoder.filters) - set(self.decoder.filters))
+        if unsubscribed and self.bus is not None:
+            pending.append(
+                f"MQTT topic filter(s) {', '.join(unsubscribed)}: restart the gateway to "
+                "subscribe to them"
+            )
+        self.decoder = decoder
+        self.per_station = {s: self.per_station.get(s) or MqttStationHealth() for s in after}
+        return sorted(changes), pending
+
     def station_health(self, station: str) -> dict[str, Any] | None:
         health = self.per_station.get(station)
         return None if health is None else health.as_dict()
@@ -279,13 +308,23 @@ def mqtt_input_for(
         settings = dataclasses.replace(
             settings, client_id=f"quantrac-{site.settings.gateway_id}-stations"
         )
-    routes = [
+    routes = mqtt_routes(site, mqtt_stations, default_topic)
+    driver = MqttInput(MqttDecoder(routes), settings, queue_size=queue_size)
+    driver.default_topic = default_topic
+    return driver
+
+
+def mqtt_routes(
+    site: SiteWithMqtt, stations: Iterable[StationConfig], default_topic: str = DEFAULT_TOPIC
+) -> list[Route]:
+    """The routes of the MQTT stations among ``stations`` (others are left out)."""
+    return [
         Route.of(
             station,
             site.mqtt_profile_of(station),
             default_topic=default_topic,
             timezone=site.settings.timezone,
         )
-        for station in mqtt_stations
+        for station in stations
+        if isinstance(station.source, MqttSource)
     ]
-    return MqttInput(MqttDecoder(routes), settings, queue_size=queue_size)

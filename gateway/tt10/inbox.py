@@ -22,12 +22,13 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from gateway.config import StationConfig
 from gateway.model import VIETNAM_TZ
 from gateway.streaming import DeadLetter, ReadingSink, Rejected
 from gateway.tt10.parse import (
@@ -38,6 +39,7 @@ from gateway.tt10.parse import (
     Tt10Station,
     parse_file_name,
     parse_tt10,
+    stations_by_code,
 )
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,25 @@ class Tt10Inbox:
         self._watched: dict[Path, _Watched] = {}
         self._failing: set[Path] = set()  # sink failures: logged once, retried each poll
         self._index: ProcessedIndex | None = None
+
+    def reload(
+        self, site: object, stations: Iterable[StationConfig]
+    ) -> tuple[list[str], list[str]]:
+        """Read the files of the site's TT10 stations as they are now (hot reload): returns
+        (what changed, what waits for a restart: nothing). A file of a code no longer known is
+        moved aside as any unknown code."""
+        by_code = stations_by_code(stations)
+        before = {s.id: s for s in self.stations.values()}
+        after = {s.id: s for s in by_code.values()}
+        changes = [f"TT10 station {s}: added" for s in after.keys() - before.keys()]
+        changes += [f"TT10 station {s}: removed" for s in before.keys() - after.keys()]
+        changes += [
+            f"TT10 station {s}: changed"
+            for s in after.keys() & before.keys()
+            if after[s] != before[s]
+        ]
+        self.stations = dict(by_code)
+        return sorted(changes), []
 
     # -- the driver ---------------------------------------------------------------------------
 
