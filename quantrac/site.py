@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.config import MqttSource, StationConfig
 from gateway.mqtt_input.profile import MqttProfile
 from gateway.profiles import DeviceProfile, Profile, default_profiles_dir, load_profiles
+from gateway.tt10.forward_config import Tt10ForwardConfig
 from gateway.tt10.parse import stations_by_code
+from quantrac.reports.config import ReportsConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,10 @@ class SiteSettings(BaseModel):
     gateway_id: str = "gw-1"
     # Relative to the site directory; default: the repository's firmware_configs/.
     profiles_dir: Path | None = None
+    # Daily and monthly reports: when, to whom (docs/reports.md).
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    # TT10 files forwarded upstream by the gateway (docs/tt10.md, "Forwarding upstream").
+    tt10_forward: Tt10ForwardConfig | None = None
 
 
 @dataclass
