@@ -11,7 +11,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from quantrac.api_schemas import (
     StationPublic,
     WhoAmIPublic,
 )
-from quantrac.api_state import station_state
+from quantrac.api_state import HOURLY_FRESH, station_state
 from quantrac.auth import Role
 
 router = APIRouter()
@@ -118,20 +118,46 @@ def _flood(config: StationConfig | None, readings: Sequence[Reading]) -> dict[st
             **config.flood_levels.model_dump()}  # fmt: skip
 
 
-def all_latest(context: ApiContext) -> list[dict[str, Any]]:
+# A station's document is kept while its readings are the same and its state cannot change
+# with the clock alone: until it would go stale, until an hourly index ages out, a minute at most.
+Kept = dict[str, tuple[list[Reading], datetime, dict[str, Any]]]
+KEEP_AT_MOST = timedelta(minutes=1)
+
+
+def _valid_until(readings: Sequence[Reading], now: datetime, stale_after: timedelta) -> datetime:
+    until = now + KEEP_AT_MOST
+    measured = [r.ts for r in readings if r.param != "station_online"]
+    if measured:
+        until = min(until, max(measured) + stale_after)
+    for reading in readings:
+        if reading.param in ("vn_aqi_h", "vn_wqi"):
+            until = min(until, reading.ts + HOURLY_FRESH)
+    return until
+
+
+def all_latest(context: ApiContext, kept: Kept | None = None) -> list[dict[str, Any]]:
     """Every station's latest document (blocking). A store that reads every station's latest
-    in one query offers ``latest_all`` (SQLite); the others are asked station by station."""
+    in one query offers ``latest_all`` (SQLite); the others are asked station by station.
+    ``kept``: the documents of the last call, reused for the stations with nothing new."""
     now = datetime.now(UTC)
     one_query = getattr(context.store, "latest_all", None)
     found: dict[str, list[Reading]] = one_query() if callable(one_query) else {}
-    return [
-        latest_document(
-            context, station_id,
-            found.get(station_id, []) if callable(one_query) else context.store.latest(station_id),
-            now,
-        )
-        for station_id in station_ids(context)
-    ]  # fmt: skip
+    documents = []
+    for station_id in station_ids(context):
+        if callable(one_query):
+            readings = found.get(station_id, [])
+        else:
+            readings = context.store.latest(station_id)
+        known = kept.get(station_id) if kept is not None else None
+        if known is not None and now < known[1] and known[0] == readings:
+            documents.append(known[2])
+            continue
+        document = latest_document(context, station_id, readings, now)
+        if kept is not None:
+            kept[station_id] = (readings, _valid_until(readings, now, context.stale_after),
+                                document)  # fmt: skip
+        documents.append(document)
+    return documents
 
 
 # /latest, /stations.geojson and the live stream read one snapshot of every station, at most
@@ -148,12 +174,13 @@ class Snapshot:
         self.ttl_s = ttl_s
         self._taken = -math.inf
         self._documents: list[dict[str, Any]] = []
+        self._kept: Kept = {}
         self._lock = asyncio.Lock()
 
     async def documents(self) -> list[dict[str, Any]]:
         async with self._lock:  # one reads the store; the others wait for its answer
             if time.monotonic() - self._taken > self.ttl_s:
-                self._documents = await asyncio.to_thread(all_latest, self.context)
+                self._documents = await asyncio.to_thread(all_latest, self.context, self._kept)
                 self._taken = time.monotonic()
             return self._documents
 
