@@ -16,6 +16,7 @@ import html
 import smtplib
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -39,6 +40,17 @@ from alerting.notifiers.base import (
 )
 
 Security = Literal["starttls", "ssl", "plain"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (the daily and monthly reports: PDF, XLSX)."""
+
+    filename: str
+    content: bytes
+    media_type: str  # "application/pdf"
+
+
 DEFAULT_PORTS: dict[Security, int] = {"starttls": 587, "ssl": 465, "plain": 25}
 
 
@@ -88,6 +100,7 @@ def email_message(
     address: str,
     config: EmailConfig,
     domain: str = "quantrac.local",
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     """multipart/alternative: text/plain and text/html, both UTF-8; Vietnamese first, English
     after it. The subject is the title (RFC 2047-encoded by the email package)."""
@@ -110,6 +123,11 @@ def email_message(
         subtype="html",
         charset="utf-8",
     )
+    for attachment in attachments:
+        maintype, _, subtype = attachment.media_type.partition("/")
+        message.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message
 
 
@@ -163,7 +181,10 @@ class EmailNotifier:
         return None  # one session per message: nothing stays open
 
     async def send(
-        self, notification: Notification, recipients: Sequence[Recipient]
+        self,
+        notification: Notification,
+        recipients: Sequence[Recipient],
+        attachments: Sequence[Attachment] = (),
     ) -> list[Delivery]:
         jobs = []
         seen: set[str] = set()
@@ -177,18 +198,24 @@ class EmailNotifier:
             if address.lower() in seen:
                 continue
             seen.add(address.lower())
-            jobs.append(self._deliver(notification, recipient, address))
+            jobs.append(self._deliver(notification, recipient, address, attachments))
         return list(await asyncio.gather(*jobs))
 
     async def _rejected(self, notification: Notification, who: str, detail: str) -> Delivery:
         return self._runner.reject(notification, who, detail)
 
     async def _deliver(
-        self, notification: Notification, recipient: Recipient, address: str
+        self,
+        notification: Notification,
+        recipient: Recipient,
+        address: str,
+        attachments: Sequence[Attachment] = (),
     ) -> Delivery:
         domain = self.config.sender.rpartition("@")[2]
         try:
-            message = email_message(notification, recipient, address, self.config, domain)
+            message = email_message(
+                notification, recipient, address, self.config, domain, attachments
+            )
         except (ValueError, MessageError) as exc:  # an address the email package cannot write
             return self._runner.reject(notification, address, f"bad address: {exc}")
         message_id = str(message["Message-ID"])
