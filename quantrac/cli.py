@@ -37,6 +37,7 @@ from quantrac.dashboards.cli import dashboards_app
 from quantrac.keys_cli import audit_app, keys_app
 from quantrac.partition import partition_or_exit
 from quantrac.reload_cli import reload
+from quantrac.reports.cli import report_app
 from quantrac.settings import SecretFileError, Settings, get_settings
 from quantrac.site import Site, SiteConfigError, load_site
 from quantrac.technician import modbus_app, station_app
@@ -62,6 +63,7 @@ app.add_typer(notifications_app, name="notifications")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(report_app, name="report")
 app.command("alerting")(alerting)
 app.command("backup")(backup)
 app.command("reload")(reload)
