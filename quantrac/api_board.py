@@ -125,14 +125,13 @@ KEEP_AT_MOST = timedelta(minutes=1)
 
 
 def _valid_until(readings: Sequence[Reading], now: datetime, stale_after: timedelta) -> datetime:
-    until = now + KEEP_AT_MOST
+    """The next time the clock alone changes the state: a boundary already passed (a station
+    long stale, an hourly index long aged) changes nothing more."""
+    boundaries = [r.ts + HOURLY_FRESH for r in readings if r.param in ("vn_aqi_h", "vn_wqi")]
     measured = [r.ts for r in readings if r.param != "station_online"]
     if measured:
-        until = min(until, max(measured) + stale_after)
-    for reading in readings:
-        if reading.param in ("vn_aqi_h", "vn_wqi"):
-            until = min(until, reading.ts + HOURLY_FRESH)
-    return until
+        boundaries.append(max(measured) + stale_after)
+    return min([b for b in boundaries if b > now] + [now + KEEP_AT_MOST])
 
 
 def all_latest(context: ApiContext, kept: Kept | None = None) -> list[dict[str, Any]]:

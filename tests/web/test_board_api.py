@@ -16,6 +16,7 @@ import pytest
 from collector.store import StoreUnavailable
 from gateway.model import Quality, Reading
 from quantrac.api import ApiContext, create_app
+from quantrac.api_board import KEEP_AT_MOST, Kept, _valid_until, all_latest
 from quantrac.auth import ApiSecurity
 from quantrac.site import load_site
 from tests.conftest import EXAMPLE_SITE
@@ -194,3 +195,36 @@ async def test_a_stopped_store_is_a_json_503_on_every_board_route() -> None:
             assert answer.headers["content-type"] == "application/problem+json"
             assert answer.headers["retry-after"] == "5"
             assert answer.json()["detail"].startswith("store unavailable: http://127.0.0.1:8428")
+
+
+def test_the_snapshot_reuses_a_stations_document_only_while_nothing_changed(
+    site: BoardSite,
+) -> None:
+    kept: Kept = {}
+    first = {d["station"]["id"]: d for d in all_latest(site.context, kept)}
+    again = {d["station"]["id"]: d for d in all_latest(site.context, kept)}
+    assert all(again[k] is first[k] for k in first)  # nothing new: the same documents
+    site.store.write([Reading("kim_long", "water_level", 3.61, "m", datetime.now(UTC),
+                              quality=Quality.GOOD)])  # fmt: skip
+    after = {d["station"]["id"]: d for d in all_latest(site.context, kept)}
+    assert after["kim_long"]["state"]["label"] == "BĐ III"
+    assert all(after[k] is first[k] for k in first if k != "kim_long")
+
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("readings", "until"),
+    [
+        ([], NOW + KEEP_AT_MOST),
+        ([("water_level", 1)], NOW + KEEP_AT_MOST),
+        ([("water_level", 59.5)], NOW + timedelta(seconds=30)),  # goes stale in 30 s
+        ([("pm25", 1), ("vn_aqi_h", 119.75)], NOW + timedelta(seconds=15)),  # the hourly ages
+        ([("station_online", 59.9), ("water_level", 10)], NOW + KEEP_AT_MOST),
+        ([("water_level", 300)], NOW + KEEP_AT_MOST),  # long offline: the clock changes nothing
+    ],
+)
+def test_how_long_a_document_holds(readings: list[tuple[str, float]], until: datetime) -> None:
+    made = [Reading("x", p, 1.0, "", NOW - timedelta(minutes=ago)) for p, ago in readings]
+    assert _valid_until(made, NOW, timedelta(hours=1)) == until
