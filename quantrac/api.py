@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerting.incidents import IncidentManager, Silence
 from collector.store import StoreUnavailable
-from quantrac import api_admin, api_openapi, api_series, ngsi
+from quantrac import api_admin, api_openapi, api_reports, api_series, ngsi
 from quantrac.api_board import mount_board, open_incidents
 from quantrac.api_common import (
     PROBLEM_JSON,
@@ -280,6 +280,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(api_series.router)
     app.include_router(ngsi.router)
     app.include_router(api_admin.router)  # POST /admin/reload (issue 17)
+    app.include_router(api_reports.router)  # GET /reports, /reports/{kind}/{name} (issue 18)
     mount_board(app, context)
     api_openapi.install(app)
     return app
