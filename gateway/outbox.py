@@ -33,15 +33,23 @@ import logging
 import sqlite3
 import threading
 import time
-import uuid
-from collections import Counter, deque
-from dataclasses import dataclass, field, replace
+from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gateway.bus import Bus, Subscription
 from gateway.deadletter import DeadLetters
 from gateway.model import ReadingBatch
+from gateway.outbox_file import OutboxFile
+from gateway.outbox_model import (
+    OutboxError,
+    OutboxSettings,
+    OutboxStats,
+    PendingBatch,
+    describe_ranges,
+    sent_ranges,
+)
 from gateway.wire import (
     Receipt,
     WireError,
@@ -51,96 +59,10 @@ from gateway.wire import (
     receipts_topic,
 )
 
+# The outbox's callers import these from here.
+__all__ = ["Outbox", "OutboxError", "OutboxSettings", "OutboxStats", "sent_ranges"]
+
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq     INTEGER PRIMARY KEY,
-    topic   TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    size    INTEGER NOT NULL,
-    created REAL NOT NULL,
-    sent_at REAL,                -- unused since sends are tracked in memory; kept for old files
-    sends   INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-
-class OutboxError(Exception):
-    """The outbox could not keep a batch (it was dropped from the memory buffer)."""
-
-
-@dataclass
-class OutboxStats:
-    added: int = 0
-    sent: int = 0
-    resent: int = 0
-    acknowledged: int = 0
-    dropped: int = 0  # oldest batches removed because the outbox was full
-    receipts: int = 0
-    foreign_receipts: int = 0  # receipts of another epoch or malformed
-    # Receipts covering numbers this outbox never sent (forged, or a confused collector): the
-    # part beyond what was sent is ignored, never deleted (issue 13: a forged 0..2**62 receipt
-    # once emptied an outbox).
-    receipts_unsent: int = 0
-    commits: int = 0  # group commits (one fsync each)
-    write_failures: int = 0  # commits the disk refused; the batches stayed buffered
-    buffer_dropped: int = 0  # polled batches dropped because the memory buffer was full
-    buffer_dropped_by_station: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class OutboxSettings:
-    max_bytes: int = 512 * 1024 * 1024
-    resend_after_s: float = 30.0
-    rate_per_s: float | None = None  # batches handed to the bus per second, at most (None: the
-    # broker's pace, through bus_backlog_limit)
-    bus_backlog_limit: int = 1_000  # wait while the bus holds more than this unacknowledged
-    fresh_max: int = 20_000  # durable batches kept in memory for sending; beyond, read back
-    window: int = 200  # rows fetched per round
-    group_max: int = 2_000  # batches written in one transaction, at most
-    # Batches waiting in memory for the disk. At 200 stations polled each minute that is
-    # ~1.5 h of a full disk before the oldest polled batch is dropped.
-    buffer_max: int = 20_000
-    retry_min_s: float = 0.2  # a failing disk is tried again after this, doubling …
-    retry_max_s: float = 5.0  # … up to this
-
-
-@dataclass(slots=True)
-class _Entry:
-    """A batch on its way to the disk."""
-
-    seq: int
-    station: str
-    topic: str
-    payload: bytes
-    created: float
-    # True once durable, False if dropped from the buffer, None: released (a polled batch
-    # behind a failing disk; the poll goes on, the batch stays buffered).
-    done: asyncio.Future[bool | None] | None
-    droppable: bool  # a polled batch may be dropped when the buffer is full; a streamed one not
-
-
-def sent_ranges(
-    ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]], sent_upto: int
-) -> tuple[list[tuple[int, int]], bool]:
-    """The part of a receipt's ranges that covers batches which were sent: numbers 1 to
-    ``sent_upto``. Returns (those ranges, whether anything beyond them was claimed).
-
-    ``sent_upto`` is the larger of the highest number on disk when this life began (sent in a
-    previous life: a collector may receipt them after our restart) and the highest number sent
-    in this life; everything below it was sent at least once, so a receipt for it is plausible.
-    """
-    accepted: list[tuple[int, int]] = []
-    unsent = False
-    for first, last in ranges:
-        if first < 1 or last > sent_upto:
-            unsent = True
-        low, high = max(first, 1), min(last, sent_upto)
-        if low <= high:
-            accepted.append((low, high))
-    return accepted, unsent
 
 
 class Outbox:
@@ -156,33 +78,18 @@ class Outbox:
         self.bus = bus
         self.settings = settings or OutboxSettings()
         self.stats = OutboxStats()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a batch the poller was told is kept must survive a power cut too.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        # The writer connection is used by one worker thread at a time (a transaction spans
-        # several calls); reads go through their own connection, which WAL lets run beside a
-        # commit, so the sender and health never wait for an fsync.
-        self._db_lock = threading.Lock()
-        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._reader_lock = threading.Lock()
+        self.file = OutboxFile(path)
         self._mem_lock = threading.Lock()  # _sent_at: the loop sends, a thread acknowledges
-        self.epoch = self._meta("epoch") or self._new_epoch()
-        self.stats.dropped = int(self._meta("dropped") or 0)
-        max_row = self._db.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
+        self.epoch = self.file.epoch
+        self.stats.dropped = self.file.dropped
         # Numbering happens on the event loop only: no lock, never behind a commit.
-        self._last_seq = max(int(self._meta("last_seq") or 0), int(max_row))
+        self._last_seq = self.file.last_seq
         # Batches on disk now were sent in a previous life (or may have been): receipts for
         # them are accepted before this life sends them again.
-        self._previous_life_upto = int(max_row)
-        self._bytes = int(
-            self._db.execute("SELECT coalesce(sum(size), 0) FROM outbox").fetchone()[0]
-        )
+        self._previous_life_upto = self.file.max_row
         # Writes: the group being committed, and what waits behind it.
-        self._buffer: deque[_Entry] = deque()
-        self._committing: list[_Entry] = []
+        self._buffer: deque[PendingBatch] = deque()
+        self._committing: list[PendingBatch] = []
         self._buffered = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -194,25 +101,13 @@ class Outbox:
         self._wakeup = asyncio.Event()
         # Durable batches not yet handed to the bus, in number order: sent from memory. Rows on
         # disk that are not here (a previous life's, or beyond fresh_max) are read back first.
-        self._fresh: deque[_Entry] = deque()
-        self._disk_behind = max_row > 0
+        self._fresh: deque[PendingBatch] = deque()
+        self._disk_behind = self.file.max_row > 0
         self._fresh_overflows = 0
         self._drop_warned_at = 0
         # Subscribed now: an MQTT bus subscribes when it connects.
         self.receipts: Subscription = bus.subscribe(receipts_topic(gateway_id), maxsize=10_000)
         self.receipt_dead_letters = DeadLetters(f"outbox {gateway_id}", log)  # refused receipts
-
-    def _meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def _set_meta(self, key: str, value: object) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
-
-    def _new_epoch(self) -> str:
-        epoch = uuid.uuid4().hex[:12]
-        self._set_meta("epoch", epoch)
-        return epoch
 
     # --- producing -------------------------------------------------------------------------
 
@@ -227,13 +122,13 @@ class Outbox:
         done: asyncio.Future[bool | None] | None,
         droppable: bool,
         number: bool = False,
-    ) -> _Entry:
+    ) -> PendingBatch:
         if number:
             batch = replace(batch, seq=self.next_seq(), epoch=self.epoch)
         else:
             batch = replace(batch, epoch=self.epoch)
         payload = encode_batch(batch)
-        return _Entry(
+        return PendingBatch(
             batch.seq,
             batch.station,
             raw_topic(batch.station),
@@ -300,45 +195,23 @@ class Outbox:
                 self.stats.buffer_dropped,
             )
 
-    def _commit(self, entries: list[_Entry], deletes: list[tuple[int, int]] | None = None) -> int:
+    def _commit(
+        self, entries: list[PendingBatch], deletes: list[tuple[int, int]] | None = None
+    ) -> int:
         """One transaction for the group and the receipted ranges (one fsync); raises what the
         disk said, rolled back. Returns how many receipted batches were deleted."""
-        with self._db_lock:
-            return self._commit_locked(entries, deletes or [])
-
-    def _commit_locked(self, entries: list[_Entry], deletes: list[tuple[int, int]]) -> int:
-        db = self._db
-        removed = freed = 0
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            if entries:
-                db.executemany(
-                    "INSERT OR REPLACE INTO outbox (seq, topic, payload, size, created)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(e.seq, e.topic, e.payload, len(e.payload), e.created) for e in entries],
-                )
-                self._set_meta("last_seq", max(max(e.seq for e in entries), self._last_seq))
-            for first, last in deletes:
-                size, count = db.execute(
-                    "SELECT coalesce(sum(size), 0), count(*) FROM outbox WHERE seq BETWEEN ? AND ?",
-                    (first, last),
-                ).fetchone()
-                if count:
-                    db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
-                freed += int(size)
-                removed += int(count)
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
-        self._bytes += sum(len(e.payload) for e in entries) - freed
+        done = self.file.commit(
+            [(e.seq, e.topic, e.payload, e.created) for e in entries],
+            deletes or [],
+            self._last_seq,
+            self.settings.max_bytes,
+        )
         self.stats.added += len(entries)
-        self.stats.acknowledged += removed
+        self.stats.acknowledged += done.removed
         self.stats.commits += 1
-        if self._bytes > self.settings.max_bytes:
-            self._drop_oldest()
-        return removed
+        if done.dropped:
+            self._dropped(done.dropped, done.dropped_upto)
+        return done.removed
 
     async def _write(self) -> None:
         """The group-commit loop: whatever is buffered goes to disk together, with the ranges
@@ -409,7 +282,7 @@ class Outbox:
             if len(self._buffer) < self.settings.buffer_max:
                 self._room.set()
 
-    def _to_send(self, committed: list[_Entry]) -> None:
+    def _to_send(self, committed: list[PendingBatch]) -> None:
         """Durable batches go to the sender from memory; past ``fresh_max`` the oldest of them
         are left on the disk, from where the sender reads them back in order."""
         fresh = self._fresh
@@ -421,28 +294,12 @@ class Outbox:
             self._fresh_overflows += 1
         self._wakeup.set()
 
-    def _drop_oldest(self) -> None:
-        """Oldest first, counted and logged: newest data matters most in a flood."""
-        dropped = 0
-        while self._bytes > self.settings.max_bytes * 0.9:
-            rows = self._db.execute(
-                "SELECT seq, size FROM outbox ORDER BY seq LIMIT 100"
-            ).fetchall()
-            if not rows:
-                break
-            for seq, size in rows:
-                self._bytes -= size
-                dropped += 1
-                with self._mem_lock:
-                    self._sent_at.pop(seq, None)
-                if self._bytes <= self.settings.max_bytes * 0.9:
-                    last = seq
-                    break
-            else:
-                last = rows[-1][0]
-            self._db.execute("DELETE FROM outbox WHERE seq <= ?", (last,))
-        self.stats.dropped += dropped
-        self._set_meta("dropped", self.stats.dropped)
+    def _dropped(self, dropped: int, upto: int) -> None:
+        """The file was full and dropped its oldest batches: counted, logged, never resent."""
+        with self._mem_lock:
+            for seq in [s for s in self._sent_at if s <= upto]:
+                del self._sent_at[seq]
+        self.stats.dropped = self.file.dropped
         if self.stats.dropped - self._drop_warned_at >= 1000 or self._drop_warned_at == 0:
             self._drop_warned_at = self.stats.dropped
             log.warning(
@@ -459,12 +316,7 @@ class Outbox:
         """(seq, topic, payload, resend) of what is due: never sent in this life, then what was
         sent and not receipted within ``resend_after_s``. Reads only: works on a full disk."""
         window = self.settings.window
-        with self._reader_lock:
-            rows = self._reader.execute(
-                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (self._sent_upto, window),
-            ).fetchall()
-        due = [(int(s), str(t), bytes(p), False) for s, t, p in rows]
+        due = [(s, t, p, False) for s, t, p in self.file.unsent(self._sent_upto, window)]
         if len(due) >= window:
             return due
         return due + self._stale(now, window - len(due))
@@ -478,20 +330,13 @@ class Outbox:
                 if sent_at > cutoff or len(stale) >= limit:
                     break
                 stale.append(seq)
-        if not stale:
-            return []
-        marks = ",".join("?" * len(stale))
-        with self._reader_lock:
-            rows = self._reader.execute(
-                f"SELECT seq, topic, payload FROM outbox WHERE seq IN ({marks}) ORDER BY seq",
-                stale,
-            ).fetchall()
-        found = {int(s) for s, _, _ in rows}
+        rows = self.file.rows(stale)
+        found = {s for s, _, _ in rows}
         with self._mem_lock:
             for seq in stale:
                 if seq not in found:  # receipted or dropped meanwhile
                     self._sent_at.pop(seq, None)
-        return [(int(s), str(t), bytes(p), True) for s, t, p in rows]
+        return [(s, t, p, True) for s, t, p in rows]
 
     def _take_fresh(self) -> list[tuple[int, str, bytes, bool]]:
         """The durable batches waiting in memory, beyond what was sent (from the disk)."""
@@ -581,7 +426,7 @@ class Outbox:
                 " that part is ignored (%d such receipt(s) so far)",
                 self.gateway_id,
                 receipt.collector,
-                _describe(receipt.seqs),
+                describe_ranges(receipt.seqs),
                 max(self._previous_life_upto, self._sent_upto),
                 self.stats.receipts_unsent,
             )
@@ -656,12 +501,8 @@ class Outbox:
 
     def backlog(self) -> tuple[int, int, float | None]:
         """(batches, bytes, age in seconds of the oldest) on disk, waiting for a receipt."""
-        with self._reader_lock:
-            count, oldest = self._reader.execute(
-                "SELECT count(*), min(created) FROM outbox"
-            ).fetchone()
-        age = None if oldest is None else time.time() - float(oldest)
-        return int(count), self._bytes, age
+        count, oldest = self.file.backlog()
+        return count, self.file.bytes, None if oldest is None else time.time() - oldest
 
     @property
     def buffered(self) -> int:
@@ -698,13 +539,4 @@ class Outbox:
                 self.buffered,
                 self._write_error or "closed before their commit",
             )
-        with self._db_lock:
-            self._db.close()
-        with self._reader_lock:
-            self._reader.close()
-
-
-def _describe(ranges: tuple[tuple[int, int], ...]) -> str:
-    """At most three ranges in a log line: a forged receipt may carry thousands."""
-    text = ", ".join(f"{first}..{last}" for first, last in ranges[:3])
-    return text + (f" and {len(ranges) - 3} more" if len(ranges) > 3 else "")
+        self.file.close()
