@@ -166,12 +166,10 @@ def gather(
             levels = reader.range(station.id, "water_level", period.start, period.end)
             rivers.append(river(station.id, levels, station.flood_levels.as_tuple()))
         elif station.kind == "rain":
-            rain_24h = reader.range(station.id, "rain_24h", period.start, period.end)
             rains.append(
                 rain(
                     station.id,
                     reader.rain_intervals(station),
-                    rain_24h,
                     period,
                     terrain.get(station.id, Terrain.LOWLAND),
                 )

@@ -9,13 +9,15 @@ the strongest wind (pure).
 - **Rain**: per local day (``collector.indices.rain_days``: calendar days of rain already
   fallen, never sums of sliding windows) with its intensity word and the heavy-rain risk level of
   Decision 18/2021/QĐ-TTg for the gauge's terrain (counting the days before the period, since a
-  risk level can need three days in a row); the largest 24-hour total is the highest complete
-  ``rain_24h`` the collector derived.
+  risk level can need three days in a row); the largest 24-hour total is the highest of the
+  24-hour totals ending at each full hour of the period (``collector.indices.rain_totals``: a
+  window with a gap of more than 10 % gives no total).
 - **Wind**: the strongest sustained wind and gust, with their cấp gió and the storm name.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,13 +40,14 @@ from collector.indices import (
     rain_totals,
     storm_category,
 )
-from gateway.model import Quality, Reading
+from gateway.model import Reading
 from quantrac.reports.figures import Point, usable
 from quantrac.reports.period import ReportKind, ReportPeriod
 
 # Runs of heavy-rain days count up to 3 days (the longest run in the default table): a day's
 # risk level looks back this far.
 RAIN_LOOKBACK_DAYS = 3
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,6 @@ class RainFigures:
 def rain(
     station: str,
     intervals: Sequence[RainInterval],
-    rain_24h: Sequence[Reading],
     period: ReportPeriod,
     terrain: Terrain = Terrain.LOWLAND,
 ) -> RainFigures:
@@ -172,19 +174,32 @@ def rain(
         for end in period.hour_ends:
             total = rain_totals(intervals, end, windows_h=(1,))[1]
             hourly.append((end, total.total_mm))
-    complete = [
-        r for r in rain_24h
-        if period.contains(r.ts) and r.has_value and r.quality is Quality.GOOD
-    ]  # fmt: skip
-    top = max(complete, key=lambda r: r.value, default=None)
+    top_mm, top_at = largest_24h(intervals, period)
     return RainFigures(
         station=station,
         terrain=terrain,
         days=tuple(days),
         hourly_mm=tuple(hourly),
-        max_24h_mm=None if top is None else top.value,
-        max_24h_at=None if top is None else top.ts,
+        max_24h_mm=top_mm,
+        max_24h_at=top_at,
     )
+
+
+def largest_24h(
+    intervals: Sequence[RainInterval], period: ReportPeriod
+) -> tuple[float | None, datetime | None]:
+    """The largest 24-hour total ending at a full hour of the period, and when (the first of
+    equals). Each window is given only the intervals that can lie in it: the totals are the
+    collector's, the cost a day's intervals per hour instead of the whole month's."""
+    ordered = sorted(intervals, key=lambda i: i.end)
+    ends = [i.end for i in ordered]
+    best: tuple[float | None, datetime | None] = (None, None)
+    for end in period.hour_ends:
+        lo, hi = bisect_left(ends, end - DAY), bisect_right(ends, end)
+        total = rain_totals(ordered[lo:hi], end, windows_h=(24,))[24].total_mm
+        if total is not None and (best[0] is None or total > best[0]):
+            best = (total, end)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
