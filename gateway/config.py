@@ -254,6 +254,9 @@ class StationConfig(_Strict):
     rain_gauge: RainGauge = Field(default_factory=RainGauge)  # rain stations with a counter
     # QC settings per parameter, over the defaults of collector/qc/defaults.yaml.
     qc: dict[str, QcOverride] = Field(default_factory=dict)
+    # false: kept in the site config but not read, judged or shown (a station under repair;
+    # `quantrac station disable|enable`). Its stored history stays.
+    enabled: bool = True
 
     @property
     def modbus(self) -> ModbusSource:

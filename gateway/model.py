@@ -13,6 +13,25 @@ from enum import IntEnum
 # zone for every date a station reports, and needs no tz database in a slim container.
 VIETNAM_TZ: tzinfo = timezone(timedelta(hours=7), "ICT")
 
+
+def zone_of(name: str | None) -> tzinfo:
+    """The zone a site's ``timezone:`` names (None: Vietnam's); raises ValueError if unknown."""
+    if name is None or name == "Asia/Ho_Chi_Minh":
+        return VIETNAM_TZ
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (e.g. Asia/Ho_Chi_Minh)") from None
+
+
+def local_time(ts: datetime, zone: tzinfo = VIETNAM_TZ, *, seconds: bool = False) -> str:
+    """A time as every warning, table and console line writes it: local, "23:40 22/11"
+    ("23:40:05 22/11" with ``seconds``). One format, so a demo's board and its warnings agree."""
+    return ts.astimezone(zone).strftime("%H:%M:%S %d/%m" if seconds else "%H:%M %d/%m")
+
+
 class DeviceStatus(IntEnum):
     """The device's own status, numbered as TT10/2021 data files write it (00/01/02)."""
 

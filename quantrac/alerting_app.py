@@ -44,8 +44,24 @@ class AlertingApp:
 
 
 def site_rules(site: Site) -> list[RuleConfig]:
+    """rules.yaml, without the disabled stations: a rule that names one by id leaves it out
+    (a rule left with none is left out), as do upstream links to or from one."""
     path = site.directory / "rules.yaml"
-    return load_rules(path) if path.exists() else []
+    rules = load_rules(path) if path.exists() else []
+    if not site.disabled:
+        return rules
+    kept: list[RuleConfig] = []
+    for rule in rules:
+        if isinstance(rule, StationRule) and isinstance(rule.stations, list):
+            stations = [s for s in rule.stations if s not in site.disabled]
+            if not stations:
+                continue
+            rule = rule.model_copy(update={"stations": stations})
+        ends = (getattr(rule, "upstream_station", None), getattr(rule, "downstream_station", None))
+        if any(end in site.disabled for end in ends):
+            continue
+        kept.append(rule)
+    return kept
 
 
 def alerting_problems(site: Site) -> list[str]:

@@ -40,7 +40,9 @@ from quantrac.reload_cli import reload
 from quantrac.reports.cli import report_app
 from quantrac.settings import SecretFileError, Settings, get_settings
 from quantrac.site import Site, SiteConfigError, load_site
-from quantrac.technician import modbus_app, station_app
+from quantrac.station_cli import station_app
+from quantrac.tail_cli import tail
+from quantrac.technician import modbus_app
 
 if TYPE_CHECKING:
     from collector.schema import StationInfo
@@ -67,6 +69,7 @@ app.add_typer(report_app, name="report")
 app.command("alerting")(alerting)
 app.command("backup")(backup)
 app.command("reload")(reload)
+app.command("tail")(tail)
 
 SiteArg = Annotated[Path, typer.Argument(help="site directory (site.yaml + stations/)")]
 BrokerOpt = Annotated[

@@ -54,3 +54,9 @@ def print_problems(exc: SiteConfigError) -> None:
     err_console.print(f"[red bold]{len(exc.problems)} problem(s) in the site config:[/]")
     for problem in exc.problems:
         err_console.print(f"  [red]✗[/] {problem}", highlight=False, markup=False)
+
+
+def say(text: str, *, error: bool = False, style: str | None = None) -> None:
+    """A line for the person, printed as written: no markup read into it (a path with
+    brackets, a problem quoting YAML), plain off a terminal."""
+    (err_console if error else console).print(text, style=style, markup=False, highlight=False)

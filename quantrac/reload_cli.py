@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from quantrac.cli_common import console, err_console
+from quantrac.cli_common import say
 from quantrac.reload import RUN_DIR, checked_site, running_services
 
 
@@ -43,27 +43,38 @@ def reload(
     if site_dir is not None:
         _, problems = checked_site(site_dir)
         if problems:
-            err_console.print(f"{len(problems)} problem(s) in {site_dir}; nothing was reloaded:",
-                              style="red", highlight=False, markup=False)  # fmt: skip
+            say(
+                f"{len(problems)} problem(s) in {site_dir}; nothing was reloaded:",
+                error=True,
+                style="red",
+            )
             for problem in problems:
-                err_console.print(f"  ✗ {problem}", highlight=False, markup=False)
+                say(f"  ✗ {problem}", error=True)
             raise typer.Exit(1)
-    run_dir = (data_dir or get_settings().data_dir) / RUN_DIR
+    code = reload_services((data_dir or get_settings().data_dir) / RUN_DIR, wait)
+    if code:
+        raise typer.Exit(code)
+
+
+def reload_services(run_dir: Path, wait: float = 10.0) -> int:
+    """SIGHUP to every service announced in ``run_dir``, and their answers printed. Returns
+    the exit code: 0 all reloaded, 1 one refused or did not answer, 2 none runs."""
     services = running_services(run_dir) if run_dir.is_dir() else {}
     if not services:
-        err_console.print(
+        say(
             f"no running quantrac service announced in {run_dir} (is --data-dir the one the "
             "services use?)",
-            style="red", highlight=False, markup=False,
-        )  # fmt: skip
-        raise typer.Exit(2)
+            error=True,
+            style="red",
+        )
+        return 2
     before = {name: _stamp(run_dir / f"{name}.reload.json") for name in services}
     for name, pid in services.items():
         try:
             os.kill(pid, signal.SIGHUP)
         except ProcessLookupError:
             before.pop(name)
-            err_console.print(f"✗ {name}: pid {pid} is gone", highlight=False, markup=False)
+            say(f"✗ {name}: pid {pid} is gone", error=True)
     deadline = time.monotonic() + wait
     waiting = set(before)
     while waiting and time.monotonic() < deadline:
@@ -73,24 +84,21 @@ def reload(
     failed = len(services) - len(before)
     for name in before:
         if name in waiting:
-            err_console.print(f"✗ {name}: no answer within {wait:g} s", highlight=False,
-                              markup=False)  # fmt: skip
+            say(f"✗ {name}: no answer within {wait:g} s", error=True)
             failed += 1
             continue
         report = json.loads((run_dir / f"{name}.reload.json").read_text("utf-8"))
         if not report["ok"]:
             failed += 1
-            err_console.print(f"✗ {name}: refused, still running on its previous config:",
-                              highlight=False, markup=False)  # fmt: skip
+            say(f"✗ {name}: refused, still running on its previous config:", error=True)
             for problem in report["problems"]:
-                err_console.print(f"    {problem}", highlight=False, markup=False)
+                say(f"    {problem}", error=True)
             continue
         changes, pending = report["changes"], report["pending"]
         summary = "nothing changed" if not changes and not pending else f"{len(changes)} change(s)"
-        console.print(f"✓ {name}: reloaded, {summary}", highlight=False, markup=False)
+        say(f"✓ {name}: reloaded, {summary}")
         for line in changes:
-            console.print(f"    {line}", highlight=False, markup=False)
+            say(f"    {line}")
         for line in pending:
-            console.print(f"    ! {line}", highlight=False, markup=False)
-    if failed:
-        raise typer.Exit(1)
+            say(f"    ! {line}")
+    return 1 if failed else 0

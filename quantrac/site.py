@@ -68,6 +68,9 @@ class Site:
     profiles: dict[str, DeviceProfile] = field(default_factory=dict)
     # MQTT payload profiles (protocol: mqtt), from profiles_dir and its mqtt/ folder.
     mqtt_profiles: dict[str, MqttProfile] = field(default_factory=dict)
+    # Stations with enabled: false: in the files, out of every service (not in ``stations``).
+    disabled: dict[str, StationConfig] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)  # station id → the file it is in
 
     def profile_of(self, station: StationConfig) -> DeviceProfile:
         """The station's effective profile: its profile with the station's overrides."""
@@ -210,6 +213,15 @@ def _check_shared_lines(
 
 def load_site(directory: Path) -> Site:
     """Load and check a site directory; raise :class:`SiteConfigError` with every problem."""
+    site, problems = read_site(directory)
+    if problems:
+        raise SiteConfigError(problems)
+    return site
+
+
+def read_site(directory: Path) -> tuple[Site, list[ConfigProblem]]:
+    """The site as far as it loads, and every problem found: a station that does not load is
+    left out, so the checks of the rest (and of the rules against them) still run."""
     problems: list[ConfigProblem] = []
     site_file = directory / "site.yaml"
     settings = SiteSettings(name=directory.name)
@@ -269,15 +281,16 @@ def load_site(directory: Path) -> Site:
         # Two TT10 stations with one file-name code: their files could not be told apart.
         station = next(s for s in reversed(stations.values()) if s.id in str(exc))
         problems.append(ConfigProblem(origin[station.id], station.id, "source.code", str(exc)))
-    if problems:
-        raise SiteConfigError(problems)
-    return Site(
+    site = Site(
         directory=directory,
         settings=settings,
-        stations=stations,
+        stations={k: s for k, s in stations.items() if s.enabled},
         profiles=profiles,
         mqtt_profiles=mqtt_profiles,
+        disabled={k: s for k, s in stations.items() if not s.enabled},
+        files=origin,
     )
+    return site, problems
 
 
 def _profile_problem(station: StationConfig, profile: Profile | None) -> str:

@@ -1,23 +1,28 @@
-"""Technician commands: read raw registers, scan a line, probe a configured station (read-only)."""
+"""Technician commands: read raw registers, scan a line (read-only); probing a station's device.
+
+The station commands (``quantrac station probe|add|list|…``) are in ``quantrac.station_cli``;
+what they show of a live device — one read, decoded and judged — is made here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from gateway.profiles import RegisterTable
-from quantrac.cli_common import DEFAULT_SITE, console, err_console, setup_logging, site_or_exit
+from gateway.config import StationConfig
+from gateway.model import DeviceStatus
+from gateway.profiles import DeviceProfile, RegisterTable
+from quantrac.cli_common import console, err_console, setup_logging
 
 if TYPE_CHECKING:
     from gateway.config import Connection
     from gateway.modbus.survey import ScanResult
 
 modbus_app = typer.Typer(help="Technician tools for Modbus (read-only).", no_args_is_help=True)
-station_app = typer.Typer(help="Work on one configured station.", no_args_is_help=True)
 
 
 TransportOpt = Annotated[
@@ -199,58 +204,57 @@ def modbus_scan(
         raise typer.Exit(1)
 
 
-@station_app.command("probe")
-def station_probe(
-    station_id: Annotated[str, typer.Argument(help="station id, e.g. kim_long")],
-    site_dir: Annotated[Path, typer.Option("--site", help="site directory")] = DEFAULT_SITE,
-) -> None:
-    """Read a configured station once and show each parameter, raw and decoded, judged."""
-    from gateway.modbus.hub import ModbusHub, ModbusReadError
-    from gateway.modbus.station import ModbusStation, decode_station
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One read of a station's device: the registers, its identity texts, its status."""
+
+    words: dict[tuple[RegisterTable, int], int]
+    info: dict[str, str]
+    status: DeviceStatus | None  # None: the profile has no status register
+    status_code: int | None  # the raw word of the status register
+
+    @property
+    def device_error(self) -> bool:
+        return self.status is DeviceStatus.ERROR
+
+
+async def probe_device(config: StationConfig, profile: DeviceProfile) -> Probe:
+    """Read the station once (read-only); raises ModbusReadError naming endpoint and register."""
+    from gateway.modbus.hub import ModbusHub
+    from gateway.modbus.station import ModbusStation
+
+    hub = ModbusHub(config.modbus.connection)
+    station = ModbusStation(config, profile, hub)
+    try:
+        words = await station.read_words()
+        info = await station.read_info()
+    finally:
+        await hub.close()
+    spec = profile.status
+    code = None if spec is None else words[(spec.table, spec.address)]
+    status = None if spec is None or code is None else spec.status_of(code)
+    return Probe(words, info, status, code)
+
+
+def probe_table(config: StationConfig, profile: DeviceProfile, probe: Probe) -> tuple[Table, int]:
+    """The decoded table a technician judges a device by, and how many rows are not ok."""
     from gateway.modbus.survey import probe_rows
 
-    setup_logging(False)
-    site = site_or_exit(site_dir)
-    config = site.stations.get(station_id)
-    if config is None:
-        err_console.print(
-            f"[red]no station {station_id!r} in {site_dir}; known: {', '.join(site.stations)}[/]"
-        )
-        raise typer.Exit(2)
-    if not config.is_modbus:
-        err_console.print(f"[red]{station_id} is not a Modbus station: nothing to probe[/]")
-        raise typer.Exit(2)
     source = config.modbus
-    profile = site.profile_of(config)
-
-    async def probe() -> tuple[dict[tuple[RegisterTable, int], int], dict[str, str]]:
-        hub = ModbusHub(source.connection)
-        station = ModbusStation(config, profile, hub)
-        try:
-            words = await station.read_words()
-            info = await station.read_info()
-        finally:
-            await hub.close()
-        return words, info
-
-    try:
-        words, info = asyncio.run(probe())
-    except ModbusReadError as exc:
-        err_console.print(f"[red]{station_id}: {exc}[/]")
-        raise typer.Exit(1) from None
-    from datetime import UTC, datetime
-
-    readings = decode_station(config.id, profile, words, datetime.now(UTC))
-    status = readings[0].status.name.lower() if readings else "?"
+    if probe.status is None:
+        status = "device status: not served by this model"
+    else:
+        status = f"device status: {probe.status.name.lower()} (code {probe.status_code})"
     grid = Table(
         title=f"{config.name} ({config.id}) — {profile.model}",
-        caption=f"{source.connection.endpoint} unit {source.unit} · device status: {status}",
+        caption=f"{source.connection.endpoint} unit {source.unit} · {status}",
     )
     columns = ("parameter", "register", "raw words", "raw", "value", "unit", "limits", "verdict")
     for column in columns:
-        grid.add_column(column, justify="right" if column in ("raw", "value") else "left")
+        numeric = column in ("raw", "value", "limits")
+        grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
     bad = 0
-    for row in probe_rows(profile, words):
+    for row in probe_rows(profile, probe.words):
         style = "green" if row.verdict == "ok" else "red"
         bad += row.verdict != "ok"
         grid.add_row(
@@ -263,8 +267,23 @@ def station_probe(
             f"{row.limits[0]:g} … {row.limits[1]:g}",
             f"[{style}]{row.verdict}[/]",
         )
+    return grid, bad
+
+
+def show_probe(config: StationConfig, profile: DeviceProfile, probe: Probe) -> int:
+    """Print the probe; returns the problems found (rows not ok, a device in error)."""
+    grid, bad = probe_table(config, profile, probe)
     console.print(grid)
-    for name, text in info.items():
-        console.print(f"  {name}: {text}")
-    if bad:
-        raise typer.Exit(1)
+    for name, text in probe.info.items():
+        console.print(f"  {name}: {text}", highlight=False, markup=False)
+    if probe.device_error:
+        assert profile.status is not None
+        spec = profile.status
+        err_console.print(
+            f"✗ the device reports an error: status code {probe.status_code} in "
+            f"{spec.table} register {spec.address} (the profile maps it to error"
+            f"{'' if probe.status_code in spec.map else ': not one of its known codes'})",
+            style="red", highlight=False, markup=False,
+        )  # fmt: skip
+        bad += 1
+    return bad
