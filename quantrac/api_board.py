@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -265,7 +265,8 @@ async def latest_all(request: Request, context: Context, _: Viewer) -> Response:
     """Every station's newest readings, flood level and state in one call: the board's first
     paint (the map, the cards). At most half a second old."""
     documents = await snapshot(request).documents()
-    body = {"site": context.site_name, "as_of": datetime.now(UTC), "stations": documents}
+    body = {"site": context.site_name, "as_of": datetime.now(UTC),
+            "incidents": context.incidents is not None, "stations": documents}  # fmt: skip
     return Response(dumps(body), media_type="application/json")
 
 
@@ -319,17 +320,15 @@ async def stations_geojson(request: Request, _: Viewer) -> Response:
 
 @router.get(
     "/province.geojson",
-    responses={200: {"description": "the province's outline, as the site ships it",
-                     "content": {GEO_JSON: {"schema": {"type": "object"}}}},
-               404: {"description": "the site has no province.geojson",
-                     "content": {PROBLEM_JSON: {}}}},
+    responses={200: {"description": "the province's outline, as the site ships it (an empty "
+                     "FeatureCollection for a site without one)",
+                     "content": {GEO_JSON: {"schema": {"type": "object"}}}}},
     response_class=Response,
 )  # fmt: skip
 def province(context: Context, _: Viewer) -> Response:
     """The outline drawn under the map (the site's ``province.geojson``)."""
-    if context.outline is None:
-        raise HTTPException(404, "this site has no province.geojson")
-    return Response(dumps(context.outline), media_type=GEO_JSON)
+    outline = context.outline or {"type": "FeatureCollection", "features": []}
+    return Response(dumps(outline), media_type=GEO_JSON)
 
 
 @router.get(

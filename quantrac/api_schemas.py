@@ -124,6 +124,9 @@ class LatestAllPublic(BaseModel):
 
     site: str
     as_of: datetime
+    incidents: bool = Field(
+        description="whether this API has the alerting service's incidents (GET /incidents)"
+    )
     stations: list[LatestPublic]
 
 

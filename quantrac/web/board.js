@@ -78,16 +78,17 @@
 
   // --- data ---------------------------------------------------------------------------------
   async function loadAll() {
-    const [latest, geo, outline, incidents] = await Promise.all([
-      Api.get("/latest"), Api.get("/stations.geojson"),
-      Api.get("/province.geojson").catch(() => null),
-      Api.get("/incidents").catch((error) => (error.status === 404 ? [] : Promise.reject(error))),
+    const [latest, geo, outline] = await Promise.all([
+      Api.get("/latest"), Api.get("/stations.geojson"), Api.get("/province.geojson"),
     ]);
+    // Without the alerting service's data this API has no incidents: none are asked.
+    const incidents = latest.incidents ? await Api.get("/incidents") : null;
     $("site-name").textContent = latest.site ? "— " + latest.site : "";
     state.stations = new Map(latest.stations.map((d) => [d.station.id, d]));
     state.features = geo.features;
     state.outline = outline;
-    state.incidents = incidents;
+    state.incidents = incidents || [];
+    state.alerting = Boolean(incidents);
     state.loaded = true;
     renderBoard();
     renderIncidents();
@@ -176,7 +177,9 @@
     const items = [...state.incidents].sort((a, b) => b.updated_at.localeCompare(a.updated_at));
     $("incident-count").textContent = items.length ? `(${items.length})` : "";
     if (!items.length) {
-      list.innerHTML = `<li class="none">Không có sự cố nào đang mở.</li>`;
+      list.innerHTML = state.alerting === false
+        ? `<li class="none">API này không có số liệu cảnh báo (chạy không kèm dịch vụ cảnh báo).</li>`
+        : `<li class="none">Không có sự cố nào đang mở.</li>`;
       return;
     }
     const canAct = Boolean(state.me && state.me.can_act);

@@ -8,12 +8,14 @@ import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import openpyxl
 import pytest
 
 from collector.store import StoreUnavailable
+from collector.store.sqlite import SqliteStore
 from gateway.model import Quality, Reading
 from quantrac.api import ApiContext, create_app
 from quantrac.api_board import KEEP_AT_MOST, Kept, _valid_until, all_latest
@@ -228,3 +230,18 @@ NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 def test_how_long_a_document_holds(readings: list[tuple[str, float]], until: datetime) -> None:
     made = [Reading("x", p, 1.0, "", NOW - timedelta(minutes=ago)) for p, ago in readings]
     assert _valid_until(made, NOW, timedelta(hours=1)) == until
+
+
+async def test_a_site_without_outline_or_alerting_data(tmp_path: Path) -> None:
+    """The board asks for neither then: an empty outline, and /latest says there are no
+    incidents here (so a browser logs no 404)."""
+    store = SqliteStore(tmp_path / "q.sqlite3")
+    app = create_app(ApiContext(store=store, security=ApiSecurity(open_reads=True)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as api:  # fmt: skip
+        outline = (await api.get("/province.geojson")).json()
+        latest = (await api.get("/latest")).json()
+    store.close()
+    assert outline == {"type": "FeatureCollection", "features": []}
+    assert latest["incidents"] is False
+    assert latest["stations"] == []
