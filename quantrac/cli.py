@@ -441,15 +441,22 @@ def api(
     if settings.api_open_reads:
         console.print("  reads open without a key (QUANTRAC_API_OPEN_READS); actions need one")
 
-    async def main() -> None:
-        try:
-            if reloader is None:
+    async def serve() -> None:
+        if reloader is None:
+            await server.serve()
+        else:
+            async with reloader.serving():
                 await server.serve()
-            else:
-                async with reloader.serving():
-                    await server.serve()
+
+    async def main() -> None:
+        serving = asyncio.ensure_future(serve())
+        try:
+            await asyncio.shield(serving)
         except asyncio.CancelledError:
+            # Stopped, not cancelled: the server ends the board's open streams and answers
+            # what is in flight before the loop goes (no traceback per open board).
             server.should_exit = True
+            await serving
             raise
         finally:
             store.close()
