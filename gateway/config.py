@@ -105,6 +105,23 @@ class RegisterOverride(_Strict):
     enabled: bool = True  # false: the station does not have this sensor
 
 
+StatusName = Literal["measuring", "calibrating", "error"]
+
+
+class StatusOverride(_Strict):
+    """A station's change to its profile's status register: moved, remapped, or absent.
+
+    Firmware differs between units of one model: one logger serves the status elsewhere, or
+    with other codes, or not at all (``enabled: false``: every reading is "measuring").
+    """
+
+    table: Literal["holding", "input"] | None = None
+    address: Annotated[int, Field(ge=0, le=65535)] | None = None
+    map: dict[int, StatusName] | None = None  # replaces the profile's map whole
+    default: StatusName | None = None
+    enabled: bool = True
+
+
 class ModbusSource(_Strict):
     driver: Literal["modbus"] = "modbus"
     profile: str
@@ -117,6 +134,7 @@ class ModbusSource(_Strict):
     # few extra registers on a slow line).
     fill_gap: Annotated[int, Field(ge=0, le=100)] = 8
     registers: tuple[RegisterOverride, ...] = ()
+    status: StatusOverride | None = None  # a change to the profile's status register
 
 
 class MqttSource(_Strict):

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gateway.config import RegisterOverride
+from gateway.config import RegisterOverride, StatusOverride
 from gateway.model import DeviceStatus
 from gateway.mqtt_input.profile import MqttProfile
 from gateway.parameters import UnknownParameterError, registry
@@ -138,12 +138,15 @@ class DeviceProfile(_Strict):
     def orders(self, spec: RegisterSpec) -> tuple[Order, Order]:
         return spec.byte_order or self.byte_order, spec.word_order or self.word_order
 
-    def with_overrides(self, overrides: Sequence[RegisterOverride]) -> DeviceProfile:
-        """This profile as one station has it: registers moved, rescaled or absent.
+    def with_overrides(
+        self, overrides: Sequence[RegisterOverride], status: StatusOverride | None = None
+    ) -> DeviceProfile:
+        """This profile as one station has it: registers moved, rescaled or absent; its status
+        register moved, remapped or absent.
 
         Raises ValueError naming the override that does not fit (unknown param, overlap).
         """
-        if not overrides:
+        if not overrides and status is None:
             return self
         by_param = {spec.param: spec for spec in self.registers}
         registers = dict(by_param)
@@ -158,6 +161,15 @@ class DeviceProfile(_Strict):
             registers[override.param] = RegisterSpec.model_validate(merged)
         document = self.model_dump()
         document["registers"] = [spec.model_dump() for spec in registers.values()]
+        if status is not None and not status.enabled:
+            document["status"] = None
+        elif status is not None:
+            changes = status.model_dump(exclude={"enabled"}, exclude_none=True)
+            if self.status is None and not {"address", "map"} <= changes.keys():
+                raise ValueError(
+                    f"profile {self.id!r} has no status register: give its address and map"
+                )
+            document["status"] = (self.status.model_dump() if self.status else {}) | changes
         return DeviceProfile.model_validate(document)
 
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from quantrac.alerting_cli import (
     alerting,
@@ -29,17 +28,16 @@ from quantrac.cli_common import (
     DEFAULT_SITE,
     console,
     err_console,
-    print_problems,
     setup_logging,
     site_or_exit,
 )
+from quantrac.config_cli import config_app
 from quantrac.dashboards.cli import dashboards_app
 from quantrac.keys_cli import audit_app, keys_app
 from quantrac.partition import partition_or_exit
 from quantrac.reload_cli import reload
 from quantrac.reports.cli import report_app
 from quantrac.settings import SecretFileError, Settings, get_settings
-from quantrac.site import Site, SiteConfigError, load_site
 from quantrac.station_cli import station_app
 from quantrac.tail_cli import tail
 from quantrac.technician import modbus_app
@@ -54,7 +52,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-config_app = typer.Typer(help="Check site configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(modbus_app, name="modbus")
 app.add_typer(station_app, name="station")
@@ -488,60 +485,6 @@ def simulate(
                 await simulator.stop()
 
     _run(main)
-
-
-@config_app.command("check")
-def config_check(site_dir: SiteArg) -> None:
-    """Check a site directory and print every problem at once."""
-    try:
-        site = load_site(site_dir)
-    except SiteConfigError as exc:
-        print_problems(exc)
-        raise typer.Exit(1) from None
-    table = Table(title=f"{site.settings.name}: {len(site.stations)} station(s), all valid")
-    for column in ("id", "name", "kind", "district", "profile", "endpoint", "unit", "every"):
-        table.add_column(column)
-    for s in site.stations.values():
-        if s.is_modbus:
-            source = s.modbus
-            reads = (source.profile, source.connection.endpoint, str(source.unit))
-            every = f"{source.interval_s:g} s"
-        else:
-            reads = (getattr(s.source, "profile", ""), s.source.driver, "")
-            every = "as sent"
-        table.add_row(s.id, s.name, s.kind, s.district, *reads, every)
-    console.print(table)
-    _check_alerting(site)
-
-
-def _check_alerting(site: Site) -> None:
-    """rules.yaml against the stations, and alerting.yaml's notifiers and routes."""
-
-    from alerting.config import load_alerting, recipient_problems
-    from alerting.rules import Evaluator
-    from alerting.rules.config import RuleConfigError
-    from quantrac.alerting_app import site_rules
-
-    try:
-        evaluator = Evaluator(site_rules(site), site.stations)
-        config = load_alerting(site.directory)
-        config.channel_configs()  # each notifier's own config, as the service will read it
-    except (RuleConfigError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    # Recipients as the notifiers will read them: a landline in an SMS group is refused here,
-    # before the season, not by the provider during a flood.
-    problems = recipient_problems(config)
-    if problems:
-        for problem in problems:
-            err_console.print(f"[red]✗[/red] alerting.yaml: {escape(problem)}", highlight=False)
-        err_console.print(f"[red]{len(problems)} recipient problem(s)[/red]")
-        raise typer.Exit(1)
-    routes = len(config.routing.routes)
-    console.print(
-        f"rules: {len(evaluator.slots)} rule × station pair(s); alerting: notifiers "
-        f"{', '.join(config.notifiers)}; {routes} route(s)"
-    )
 
 
 def main() -> None:

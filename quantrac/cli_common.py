@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -18,7 +19,9 @@ def _console(stream: TextIO, *, stderr: bool = False) -> Console:
     """A console that, off a terminal (a pipe, a log file, a test), writes each message on one
     line as plain text: no colour codes, no wrapping at 80 columns in the middle of a path."""
     interactive = stream.isatty()
-    return Console(stderr=stderr, soft_wrap=not interactive, highlight=interactive)
+    # Off a terminal no one resizes the window: tables get room (COLUMNS, else 200 columns).
+    width = None if interactive else int(os.environ.get("COLUMNS", "0") or 0) or 200
+    return Console(stderr=stderr, soft_wrap=not interactive, highlight=interactive, width=width)
 
 
 console = _console(sys.stdout)

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.config import MqttSource, StationConfig
 from gateway.mqtt_input.profile import MqttProfile
-from gateway.profiles import DeviceProfile, Profile, default_profiles_dir, load_profiles
+from gateway.profiles import (
+    DeviceProfile,
+    Profile,
+    ProfileError,
+    default_profiles_dir,
+    load_profiles,
+)
 from gateway.tt10.forward_config import Tt10ForwardConfig
 from gateway.tt10.parse import stations_by_code
 from quantrac.reports.config import ReportsConfig
@@ -71,11 +77,14 @@ class Site:
     # Stations with enabled: false: in the files, out of every service (not in ``stations``).
     disabled: dict[str, StationConfig] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)  # station id → the file it is in
+    profile_files: dict[str, Path] = field(default_factory=dict)  # profile id → its file
+    # What config check says without it being a problem: a site profile replacing a shipped one.
+    notes: list[str] = field(default_factory=list)
 
     def profile_of(self, station: StationConfig) -> DeviceProfile:
         """The station's effective profile: its profile with the station's overrides."""
         source = station.modbus
-        return self.profiles[source.profile].with_overrides(source.registers)
+        return self.profiles[source.profile].with_overrides(source.registers, source.status)
 
     def mqtt_profile_of(self, station: StationConfig) -> MqttProfile:
         """The payload profile of an MQTT station (raises TypeError for another driver)."""
@@ -163,17 +172,17 @@ def _check_overrides(
     for station in stations.values():
         if not station.is_modbus:
             continue
-        profile = profiles.get(station.modbus.profile)
-        if profile is None or not station.modbus.registers:
+        source = station.modbus
+        profile = profiles.get(source.profile)
+        if profile is None or (not source.registers and source.status is None):
             continue
         try:
-            profile.with_overrides(station.modbus.registers)
+            profile.with_overrides(source.registers, source.status)
         except ValidationError as exc:
             problems.extend(_validation_problems(origin[station.id], station.id, exc))
         except ValueError as exc:
-            problems.append(
-                ConfigProblem(origin[station.id], station.id, "source.registers", str(exc))
-            )
+            field = "source.status" if "status" in str(exc) else "source.registers"
+            problems.append(ConfigProblem(origin[station.id], station.id, field, str(exc)))
     return problems
 
 
@@ -243,21 +252,14 @@ def read_site(directory: Path) -> tuple[Site, list[ConfigProblem]]:
     for path in station_files:
         origin.update(_load_stations(path, problems, stations))
 
-    profiles_dir = (
-        directory / settings.profiles_dir if settings.profiles_dir else default_profiles_dir()
-    )
-    loaded, profile_errors = load_profiles(profiles_dir)
-    if (profiles_dir / "mqtt").is_dir():
-        mqtt_loaded, mqtt_errors = load_profiles(profiles_dir / "mqtt")
-        profile_errors.extend(mqtt_errors)
-        for name, profile in mqtt_loaded.items():
-            if name in loaded:
-                problems.append(
-                    ConfigProblem(
-                        profiles_dir / "mqtt" / f"{name}.yaml", None, "id", "defined twice"
-                    )
-                )
-            loaded.setdefault(name, profile)
+    profiles_dir = default_profiles_dir()
+    if settings.profiles_dir:
+        profiles_dir = directory / settings.profiles_dir
+        if not profiles_dir.is_dir():
+            problems.append(
+                ConfigProblem(site_file, None, "profiles_dir", f"no folder {profiles_dir}")
+            )
+    loaded, profile_files, notes, profile_errors = _load_all_profiles(profiles_dir, problems)
     profiles = {k: v for k, v in loaded.items() if isinstance(v, DeviceProfile)}
     mqtt_profiles = {k: v for k, v in loaded.items() if isinstance(v, MqttProfile)}
     for error in profile_errors:
@@ -268,7 +270,10 @@ def read_site(directory: Path) -> tuple[Site, list[ConfigProblem]]:
             continue
         problem = _profile_problem(station, loaded.get(wanted))
         if wanted not in loaded and not any(e.path.stem == wanted for e in profile_errors):
-            problem = f"no profile {wanted!r} in {profiles_dir}"
+            where = f"{default_profiles_dir()}" + (
+                f" or {profiles_dir}" if settings.profiles_dir else ""
+            )
+            problem = f"no profile {wanted!r} in {where}"
         if problem:
             problems.append(
                 ConfigProblem(origin[station.id], station.id, "source.profile", problem)
@@ -289,8 +294,44 @@ def read_site(directory: Path) -> tuple[Site, list[ConfigProblem]]:
         mqtt_profiles=mqtt_profiles,
         disabled={k: s for k, s in stations.items() if not s.enabled},
         files=origin,
+        profile_files=profile_files,
+        notes=notes,
     )
     return site, problems
+
+
+def _load_all_profiles(
+    site_dir: Path, problems: list[ConfigProblem]
+) -> tuple[dict[str, Profile], dict[str, Path], list[str], list[ProfileError]]:
+    """The shipped profiles (firmware_configs/ and its mqtt/), then the site's own on top: a
+    site adds profiles, and one with a shipped profile's name replaces it (a note, not a
+    problem). Two files of one name in one place are a problem."""
+    shipped = default_profiles_dir()
+    loaded: dict[str, Profile] = {}
+    files: dict[str, Path] = {}
+    notes: list[str] = []
+    errors: list[ProfileError] = []
+    for base in dict.fromkeys([shipped, site_dir]):  # the site's own folder may be the shipped
+        if not base.is_dir():
+            continue
+        here: set[str] = set()
+        for folder in (base, base / "mqtt"):
+            if not folder.is_dir():
+                continue
+            found, failed = load_profiles(folder)
+            errors.extend(failed)
+            for name, profile in found.items():
+                path = folder / f"{name}.yaml"
+                if name in here:
+                    problems.append(
+                        ConfigProblem(path, None, "id", f"defined twice (also {files[name]})")
+                    )
+                    continue
+                if name in files:
+                    notes.append(f"{path}: profile {name} replaces the shipped {files[name]}")
+                here.add(name)
+                loaded[name], files[name] = profile, path
+    return loaded, files, notes, errors
 
 
 def _profile_problem(station: StationConfig, profile: Profile | None) -> str:

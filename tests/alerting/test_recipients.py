@@ -110,4 +110,4 @@ def test_config_check_names_a_landline_before_the_season(tmp_path: Path) -> None
         "ban_chi_huy.members[0] (Văn phòng thường trực BCH PCTT&TKCN (máy trực)): sms: "
         "'+84 234 3822 000' is a landline (area code 0234): it cannot receive SMS or Zalo"
     ) in result.stderr
-    assert "1 recipient problem(s)" in result.stderr
+    assert "1 problem(s) in the site config" in result.stderr
