@@ -97,17 +97,41 @@
     Station.refresh(state);
   }
 
-  async function loadSparks() {
+  // Sparklines are read as their cards come into view, four at a time: a province of a
+  // thousand stations does not send a thousand requests at once.
+  const sparkQueue = [];
+  let sparkRunning = 0;
+  const sparkWatch = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      sparkWatch.unobserve(entry.target);
+      sparkQueue.push(entry.target.dataset.station);
+    }
+    pumpSparks();
+  }, { rootMargin: "200px" });
+
+  function pumpSparks() {
+    while (sparkRunning < 4 && sparkQueue.length) {
+      sparkRunning += 1;
+      loadSpark(sparkQueue.shift()).finally(() => { sparkRunning -= 1; pumpSparks(); });
+    }
+  }
+
+  async function loadSpark(id) {
+    const doc = state.stations.get(id);
+    const param = doc && Fmt.mainParam(doc);
+    if (!param) return;
     const from = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-    await Promise.all([...state.stations.values()].map(async (doc) => {
-      const param = Fmt.mainParam(doc);
-      if (!param) return;
-      try {
-        const range = await Api.get(`/stations/${encodeURIComponent(doc.station.id)}/readings?param=${param}&from=${encodeURIComponent(from)}&limit=2000`);
-        state.sparks.set(doc.station.id, { param, readings: range.readings });
-        renderCard(doc);
-      } catch (_) { /* a card without its sparkline is still a card */ }
-    }));
+    try {
+      const range = await Api.get(`/stations/${encodeURIComponent(id)}/readings?param=${param}&from=${encodeURIComponent(from)}&limit=2000`);
+      state.sparks.set(id, { param, readings: range.readings });
+      renderCard(state.stations.get(id));
+    } catch (_) { /* a card without its sparkline is still a card */ }
+  }
+
+  function loadSparks() {
+    sparkWatch.disconnect();
+    for (const card of document.querySelectorAll(".card")) sparkWatch.observe(card);
   }
 
   // --- the board ----------------------------------------------------------------------------

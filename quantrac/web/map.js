@@ -68,8 +68,11 @@ const BoardMap = (() => {
       const shape = KIND_SHAPE[f.properties.kind];
       const marker = shape ? el("path", { d: shape, class: "marker" }, g) : el("circle", { r: 9, class: "marker" }, g);
       marker.setAttribute("data-kind", f.properties.kind);
-      const [lx, ly, anchor] = labelPlace(x, y, f.properties.name, taken);
-      el("text", { x: lx, y: ly, class: "label", "text-anchor": anchor }, g).textContent = f.properties.name;
+      // Past a few dozen stations names would cover the province: they show on hover then.
+      if (placed.length <= 60) {
+        const [lx, ly, anchor] = labelPlace(x, y, f.properties.name, taken);
+        el("text", { x: lx, y: ly, class: "label", "text-anchor": anchor }, g).textContent = f.properties.name;
+      }
       el("title", {}, g);
       g.addEventListener("click", () => onSelect(f.id));
       g.addEventListener("keydown", (ev) => { if (ev.key === "Enter") onSelect(f.id); });
