@@ -43,7 +43,9 @@ class ReportSendError(ValueError):
 def report_notification(made: MadeReport, site: Site, now: datetime) -> Notification:
     """The email: subject and body in Vietnamese; the key makes it one message per period."""
     report = made.report
-    title = f"Báo cáo quan trắc {report.period.title} — {report.site}"
+    # A comma, not a dash: Python's email package loses the space after a non-ASCII "—" when
+    # the encoded subject folds there ("2025 —Thừa").
+    title = f"Báo cáo quan trắc {report.period.title}, {report.site}"
     lines = "\n".join(f"- {line}" for line in summary_lines(report))
     text = f"{title}\n\nTóm tắt:\n{lines}\n\nBáo cáo đầy đủ ở các tệp đính kèm (PDF, XLSX)."
     return Notification(
@@ -111,6 +113,7 @@ class ReportScheduler:
     data_dir: Path
     environ: Mapping[str, str] | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    alerting: AlertingConfig | None = None  # default: the site's alerting.yaml, read each run
 
     def __post_init__(self) -> None:
         self.config = self.site.settings.reports
@@ -152,7 +155,13 @@ class ReportScheduler:
             )
             self.made += 1
             deliveries = await send_report(
-                made, self.site, self.config, self.data_dir, environ=self.environ, now=self.now
+                made,
+                self.site,
+                self.config,
+                self.data_dir,
+                alerting=self.alerting,
+                environ=self.environ,
+                now=self.now,
             )
         except Exception as exc:  # a store outage, a full disk: logged, tried at the next run
             self.failures += 1
