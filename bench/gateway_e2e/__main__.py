@@ -83,29 +83,49 @@ def sleep_until(wall: float) -> None:
     time.sleep(max(0.0, wall - time.time()))
 
 
-@contextmanager
-def slaves(ctx: SpawnContext, ports: list[int]) -> Iterator[None]:
-    """Real pymodbus servers, one endpoint per station, SLAVES_PER_PROCESS per process."""
-    stop = ctx.Event()
+def _start_slaves(ctx: SpawnContext, ports: list[int], stop: Any) -> list[Any]:
     processes = []
-    try:
-        for first in range(0, len(ports), SLAVES_PER_PROCESS):
-            parent, child = ctx.Pipe()
-            chunk = ports[first : first + SLAVES_PER_PROCESS]
-            process = ctx.Process(target=serve_slaves, args=(chunk, 1, child, stop), daemon=True)
-            process.start()
-            processes.append((process, parent))
-        for _process, parent in processes:
-            if not parent.poll(120):
-                raise SystemExit("the pymodbus servers did not start in 120 s")
-            parent.recv()
-        yield
-    finally:
-        stop.set()
-        for process, _parent in processes:
-            process.join(10)
-            if process.is_alive():
-                process.kill()
+    for first in range(0, len(ports), SLAVES_PER_PROCESS):
+        parent, child = ctx.Pipe()
+        chunk = ports[first : first + SLAVES_PER_PROCESS]
+        process = ctx.Process(target=serve_slaves, args=(chunk, 1, child, stop), daemon=True)
+        process.start()
+        processes.append((process, parent))
+    return processes
+
+
+def _stop_slaves(processes: list[Any], stop: Any) -> None:
+    stop.set()
+    for process, _parent in processes:
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+@contextmanager
+def slaves(ctx: SpawnContext, count: int) -> Iterator[list[int]]:
+    """Real pymodbus servers, one endpoint per station, SLAVES_PER_PROCESS per process; yields
+    their ports. A port another program took between choosing and binding it costs a retry
+    with fresh ports (tests running beside the bench do take them)."""
+    for attempt in range(3):
+        ports = free_ports(count)
+        stop = ctx.Event()
+        processes = _start_slaves(ctx, ports, stop)
+        try:
+            for _process, parent in processes:
+                if not parent.poll(120):
+                    raise SystemExit("the pymodbus servers did not start in 120 s")
+                parent.recv()
+        except EOFError:  # a server process died: it could not listen
+            _stop_slaves(processes, stop)
+            if attempt == 2:
+                raise SystemExit("the pymodbus servers could not listen, three times") from None
+            continue
+        try:
+            yield ports
+        finally:
+            _stop_slaves(processes, stop)
+        return
 
 
 @contextmanager
@@ -331,21 +351,19 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {"runs": [], "kill": None}
     try:
         if args.kill:
-            ports = free_ports(args.kill)
             root = work / f"kill-{args.kill}"
             root.mkdir(parents=True)
             (root / "broker").mkdir()
             broker = Mosquitto(root / "broker")
             broker.start()
             try:
-                with slaves(ctx, ports):
+                with slaves(ctx, args.kill) as ports:
                     killed = kill_check(root, broker, ports, args.interval)
                     report_kill(args.kill, killed)
                     results["kill"] = vars(killed)
             finally:
                 broker.stop()
         for n in counts:
-            ports = free_ports(n)
             for run in range(args.repeat):
                 root = work / f"n{n}-run{run}"
                 root.mkdir(parents=True)
@@ -353,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
                 (root / "broker").mkdir()
                 broker.start()
                 try:
-                    with slaves(ctx, ports):
+                    with slaves(ctx, n) as ports:
                         gateway = measure_gateway(ctx, root, broker, ports, args)
                         floor = None if args.no_floor else measure_floor(ctx, broker, ports, args)
                 finally:
