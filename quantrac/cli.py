@@ -221,6 +221,14 @@ def gateway(
     resend_after: Annotated[
         float, typer.Option(help="s without a receipt before the outbox sends a batch again")
     ] = 30.0,
+    tt10_forward: Annotated[
+        bool,
+        typer.Option(
+            envvar="QUANTRAC_TT10_FORWARD",
+            help="also forward the readings as TT10 files to site.yaml's tt10_forward receiver "
+            "(FTP/FTPS, through a durable queue in the data dir; docs/tt10.md)",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Read the site's stations and publish raw batches to the broker, through the outbox."""
@@ -246,10 +254,22 @@ def gateway(
     gateway_id = site.settings.gateway_id
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-{gateway_id}")
     outbox_path = settings.data_dir / f"outbox-{gateway_id}.sqlite3"
+    gateway_service: Callable[..., GatewayService] = GatewayService
+    if tt10_forward:  # TT10 files upstream (issue 18)
+        from functools import partial
+
+        from quantrac.tt10_forwarding import ForwardingGatewayService, tt10_forwarder_for
+
+        try:
+            forwarder = tt10_forwarder_for(site, None, settings.data_dir)
+        except ValueError as exc:
+            err_console.print(f"[red]--tt10-forward: {escape(str(exc))}[/]")
+            raise typer.Exit(2) from None
+        gateway_service = partial(ForwardingGatewayService, forwarder=forwarder)
 
     async def main() -> None:
         # Built before the bus connects: the outbox subscribes to its receipts.
-        service = GatewayService(
+        service = gateway_service(
             site,
             bus,
             outbox_path=outbox_path,

@@ -9,7 +9,7 @@ tt10_forward:
   interval_s: 300                                               # one file per station per 5 min
   stations:                                                     # optional, per station
     kim_long: {code: KIMLONG}                                   # default: its TT10 code or id
-    xlnt_phu_bai: {facility: KCNPHUBAI}
+    xlnt_phu_bai: {facility: KCNPHUBAI, user: nt01, password_env: QUANTRAC_UP_NT01}
 ```
 """
 
@@ -32,8 +32,22 @@ class _Strict(BaseModel):
 
 
 class ForwardedStation(_Strict):
+    """One station's file names and, where the receiver gives each station its own account
+    (as the gateway's own TT10 endpoint does), its login."""
+
     code: Annotated[str, Field(pattern=_PART, max_length=32)] | None = None
     facility: Annotated[str, Field(pattern=_FACILITY, max_length=64)] | None = None
+    user: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")] | None = None
+    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _login(self) -> ForwardedStation:
+        if (self.password_env or self.password_file) and not self.user:
+            raise ValueError("a station's password goes with its user")
+        if self.password_env and self.password_file:
+            raise ValueError("password_env or password_file, not both")
+        return self
 
 
 class Tt10ForwardConfig(_Strict):
@@ -96,7 +110,7 @@ class Tt10ForwardConfig(_Strict):
         return f"{urlsplit(self.url).scheme}://{self.user}@{self.host}:{self.port}{self.directory}"
 
 
-def valid_code(code: str) -> str:
-    if not re.fullmatch(_PART, code):
-        raise ValueError(f"TT10 code {code!r}: letters and digits only")
-    return code
+def default_code(station_id: str) -> str:
+    """A station without a TT10 code is named by its id, upper-case without "_" (the file
+    name's separator): kim_long → KIMLONG."""
+    return re.sub(r"[^A-Za-z0-9]", "", station_id).upper()
