@@ -24,6 +24,11 @@ class UnknownParameterError(KeyError):
         return str(self.args[0])
 
 
+class AmbiguousParameterError(UnknownParameterError):
+    """A symbol two parameters list (TT10's "Temp": air_temp and water_temp) that the
+    station's kind does not settle."""
+
+
 @dataclass(frozen=True, slots=True)
 class Parameter:
     name: str
@@ -79,10 +84,24 @@ class ParameterRegistry:
             return candidates[0]
         if not candidates:
             raise UnknownParameterError(f"unknown parameter {symbol!r}")
-        names = ", ".join(p.name for p in candidates)
-        raise UnknownParameterError(
-            f"parameter {symbol!r} is ambiguous ({names}); the station's kind decides"
+        names = " and ".join(f"{p.name} ({p.kind})" for p in candidates)
+        raise AmbiguousParameterError(
+            f"parameter {symbol!r} is ambiguous: gateway/parameters.yaml lists it under {names};"
+            " the station's kind decides"
         )
+
+    def at_station(self, symbol: str, kind: str) -> Parameter:
+        """A symbol as a station of this kind sends it, the same for every driver (TT10 files,
+        MQTT messages): "Temp" and "RH" at an air station are the weather parameters (the
+        registry files them under ``weather``), so an ambiguity the station's kind leaves is
+        settled by ``weather``; one that remains is an :class:`AmbiguousParameterError`."""
+        try:
+            return self.lookup(symbol, kind)
+        except UnknownParameterError as first:
+            try:
+                return self.lookup(symbol, "weather")
+            except UnknownParameterError:
+                raise first from None
 
 
 def _parse(document: dict[str, Any]) -> list[Parameter]:

@@ -7,14 +7,17 @@ each naming the file, the station and the field.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.config import MqttSource, StationConfig
+from gateway.model import zone_of
 from gateway.mqtt_input.profile import MqttProfile
+from gateway.mqtt_input.routing import Route, route_conflicts
 from gateway.profiles import (
     DeviceProfile,
     Profile,
@@ -56,14 +59,26 @@ class SiteSettings(BaseModel):
 
     name: str
     province: str = ""
+    # The stations' local time: naive device times, daily windows, every time people read.
     timezone: str = "Asia/Ho_Chi_Minh"
     gateway_id: str = "gw-1"
-    # Relative to the site directory; default: the repository's firmware_configs/.
+    # The site's own profiles, relative to the site directory, read after firmware_configs/.
     profiles_dir: Path | None = None
     # Daily and monthly reports: when, to whom (docs/reports.md).
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     # TT10 files forwarded upstream by the gateway (docs/tt10.md, "Forwarding upstream").
     tt10_forward: Tt10ForwardConfig | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_of(value)  # raises ValueError naming it
+        return value
+
+    @property
+    def zone(self) -> tzinfo:
+        """The site's time zone (Asia/Ho_Chi_Minh: a fixed UTC+7, no tz data needed)."""
+        return zone_of(self.timezone)
 
 
 @dataclass
@@ -186,6 +201,40 @@ def _check_overrides(
     return problems
 
 
+def _check_mqtt_routes(
+    stations: dict[str, StationConfig],
+    profiles: dict[str, MqttProfile],
+    timezone: str,
+    origin: dict[str, Path],
+) -> list[ConfigProblem]:
+    """Each MQTT station's topic fits its profile, and no message could go to two stations
+    (one device id on two templates that share a topic: the order of the files would choose)."""
+    problems = []
+    routes: list[Route] = []
+    for station in stations.values():
+        source = station.source
+        profile = profiles.get(getattr(source, "profile", ""))
+        if not isinstance(source, MqttSource) or profile is None or not station.enabled:
+            continue
+        try:
+            routes.append(Route.of(station, profile, timezone=timezone))
+        except ValueError as exc:
+            message = str(exc).removeprefix(f"station {station.id}: ")
+            problems.append(ConfigProblem(origin[station.id], station.id, "source.topic", message))
+    for first, second, topic in route_conflicts(routes):
+        problems.append(
+            ConfigProblem(
+                origin[second.station.id],
+                second.station.id,
+                "source.topic",
+                f"device id {second.device_id!r} on {second.topic} is also station "
+                f"{first.station.id}'s, on {first.topic} ({origin[first.station.id]}): a message "
+                f"on {topic} would go to whichever comes first in the files",
+            )
+        )
+    return problems
+
+
 def _check_shared_lines(
     stations: dict[str, StationConfig], origin: dict[str, Path]
 ) -> list[ConfigProblem]:
@@ -279,6 +328,7 @@ def read_site(directory: Path) -> tuple[Site, list[ConfigProblem]]:
                 ConfigProblem(origin[station.id], station.id, "source.profile", problem)
             )
     problems.extend(_check_overrides(stations, profiles, origin))
+    problems.extend(_check_mqtt_routes(stations, mqtt_profiles, settings.timezone, origin))
     problems.extend(_check_shared_lines(stations, origin))
     try:
         stations_by_code(stations.values())

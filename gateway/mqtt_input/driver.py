@@ -21,7 +21,7 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -43,6 +43,9 @@ class MqttStationHealth:
     messages: int = 0
     readings: int = 0
     rejected: int = 0
+    # Messages without a field the profile lists, by field: a sensor left out is no error,
+    # but pm25 that never arrives must show (issue 17).
+    missing_fields: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class MqttStationHealth:
             "messages": self.messages,
             "readings": self.readings,
             "rejected": self.rejected,
+            "missing_fields": dict(self.missing_fields),
         }
 
 
@@ -79,6 +83,8 @@ class MqttInput:
         self.bus: MqttBus | None = None
         self.default_topic = DEFAULT_TOPIC  # of stations whose profile names none: reload()
         self._failing_topics: set[str] = set()
+        self.missing_fields = 0  # listed fields absent from a message, all stations
+        self._missing_logged: set[tuple[str, str]] = set()  # (station, field) said once
         self._subscriptions: list[Subscription] = []
 
     async def run(self, sink: ReadingSink, dead_letter: DeadLetter) -> None:
@@ -175,6 +181,8 @@ class MqttInput:
             health.last_message = arrival
             health.messages += 1
             health.readings += len(outcome.readings)
+        if outcome.missing:
+            self._missing(outcome.station, outcome.missing, health)
         if outcome.readings:
             await sink(outcome.station, outcome.readings)
         if outcome.problems:
@@ -182,6 +190,24 @@ class MqttInput:
         else:
             self._failing_topics.discard(topic)
         return outcome
+
+    def _missing(
+        self, station: str, fields: tuple[str, ...], health: MqttStationHealth | None
+    ) -> None:
+        self.missing_fields += len(fields)
+        for name in fields:
+            if health is not None:
+                health.missing_fields[name] += 1
+            key = (station, name)
+            if key in self._missing_logged or len(self._missing_logged) >= _MAX_LOGGED_TOPICS:
+                continue
+            self._missing_logged.add(key)
+            log.warning(
+                "MQTT input: station %s sent a message without %s, a field its profile lists "
+                "(counted in /health as missing_fields; said once per station and field)",
+                station,
+                name,
+            )
 
     async def _reject(
         self,
@@ -258,6 +284,7 @@ class MqttInput:
             "reconnects": bus.stats.reconnects if bus is not None else 0,
             "errors": self.errors,
             "rejected": dict(self.rejected),
+            "missing_fields": self.missing_fields,
             "stations": {station: h.as_dict() for station, h in self.per_station.items()},
         }
 

@@ -13,37 +13,66 @@ only walks the document: a six-parameter flat message costs about 10 µs (docs/b
 from __future__ import annotations
 
 import functools
-import json
 import math
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from gateway.config import MqttSource, StationConfig
 from gateway.model import DeviceStatus, Reading
 from gateway.mqtt_input.profile import (
     ArraySpec,
+    FieldPath,
     MqttProfile,
     StatusSpec,
-    TimestampSpec,
     conversion,
-    topic_problems,
+    path_keys,
+    path_text,
 )
-from gateway.parameters import UnknownParameterError, registry
-from gateway.wire import too_deep
+from gateway.mqtt_input.routing import (
+    DEFAULT_TOPIC,
+    Route,
+    TopicTemplate,
+    resolve_known,
+)
+from gateway.mqtt_input.values import (
+    MAX_DEPTH,
+    MISSING,
+    BadInput,
+    CompiledPath,
+    Problem,
+    compile_path,
+    json_type,
+    lookup,
+    lookup_path,
+    parse_json,
+    parse_time,
+    parse_time_as,
+    short,
+    to_value,
+)
+from gateway.parameters import AmbiguousParameterError, UnknownParameterError, registry
 
-DEFAULT_TOPIC = "stations/{station}/data"
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+__all__ = [
+    "DEFAULT_TOPIC",
+    "MAX_DEPTH",
+    "MAX_MAGNITUDE",
+    "DecodePlan",
+    "MqttDecoder",
+    "Outcome",
+    "Problem",
+    "Route",
+    "lookup_path",
+    "parse_time",
+    "to_value",
+]
+
 # Bytes read before the station (and so its profile's limit) is known.
 MAX_PAYLOAD_BYTES = 1_048_576
 # A device clock more than this ahead of the gateway's is wrong, not early.
 MAX_CLOCK_AHEAD = timedelta(days=1)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-# Epoch numbers from 1e11 on are milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
-_EPOCH_MS_FROM = 1e11
 # JSON integers below this in size become floats without overflow (float's limit is ≈2**1024).
 _FLOAT_INT = 2**1000
 # Device times remembered per plan (the last minute of a few thousand stations).
@@ -57,21 +86,6 @@ _MAX_CACHED_KEY = 64
 # unit conversions, sums and means finite). Each parameter's physical range is checked once,
 # for every driver, by the gateway (gateway.parameters.impossible_value): not here.
 MAX_MAGNITUDE = 1e12
-# JSON nesting: the deepest profile path is a few levels; the parser must never recurse far.
-MAX_DEPTH = 32
-
-_MISSING: Final = object()
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    code: str  # not_utf8, not_json, too_deep, shape, unexpected_topic, unknown_station,
-    # no_station, too_large, unknown_param, bad_value, bad_unit, no_timestamp, bad_timestamp,
-    # bad_status, duplicate_param, no_values
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,86 +99,12 @@ class Outcome:
     station: str
     readings: tuple[Reading, ...] = ()
     problems: tuple[Problem, ...] = ()
+    missing: tuple[str, ...] = ()  # fields the profile lists that the message did not have
 
     @property
     def reason(self) -> str:
         """The message's rejection reason code ("" when nothing was wrong)."""
         return self.problems[0].code if self.problems else ""
-
-
-class _BadInput(Exception):  # noqa: N818 (a signal inside this module, never raised out)
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(code, detail)
-        self.problem = Problem(code, detail)
-
-
-@dataclass(frozen=True)
-class Route:
-    """One configured MQTT station: its config, its profile, its device id and topic."""
-
-    station: StationConfig
-    profile: MqttProfile
-    device_id: str
-    topic: str
-    timezone: ZoneInfo
-    device_units: dict[str, str] = field(default_factory=dict)  # canonical param → unit
-
-    @classmethod
-    def of(
-        cls,
-        station: StationConfig,
-        profile: MqttProfile,
-        *,
-        default_topic: str = DEFAULT_TOPIC,
-        timezone: str = DEFAULT_TIMEZONE,
-    ) -> Route:
-        """Raises ValueError naming the station when its topic cannot work with its profile."""
-        source = station.source
-        if not isinstance(source, MqttSource):
-            raise ValueError(f"station {station.id} is read by {source.driver}, not MQTT")
-        topic = source.topic or profile.topic or default_topic
-        problems = topic_problems(topic, profile.station.source, profile.shape)
-        if problems:
-            raise ValueError(f"station {station.id}: " + "; ".join(problems))
-        return cls(
-            station=station,
-            profile=profile,
-            device_id=source.device_id or station.id,
-            topic=topic,
-            timezone=ZoneInfo(profile.timestamp.timezone or timezone),
-            device_units={resolve_known(k, profile.kind): v for k, v in profile.units.items()},
-        )
-
-
-@dataclass
-class TopicTemplate:
-    """``stations/{station}/{param}`` → the filter ``stations/+/+`` and a matcher."""
-
-    template: str
-    routes: dict[str, Route] = field(default_factory=dict)  # by device id
-
-    def __post_init__(self) -> None:
-        levels = self.template.split("/")
-        self.filter = "/".join("+" if level.startswith("{") else level for level in levels)
-        parts = []
-        for level in levels:
-            if level in ("{station}", "{param}"):
-                parts.append(f"(?P<{level[1:-1]}>[^/]+)")
-            elif level == "+":
-                parts.append("[^/]+")
-            elif level == "#":
-                parts.append(".*")
-            else:
-                parts.append(re.escape(level))
-        pattern = "/".join(parts)
-        if levels[-1] == "#":  # "a/#" also matches "a" itself (MQTT 3.1.1 §4.7.1.2)
-            pattern = pattern[: -len("/.*")] + "(?:/.*)?"
-        self._regex = re.compile(pattern)
-        self.station_in_topic = "{station}" in levels
-
-    def match(self, topic: str) -> dict[str, str] | None:
-        found = self._regex.fullmatch(topic)
-        return None if found is None else found.groupdict()
 
 
 class MqttDecoder:
@@ -206,32 +146,32 @@ class MqttDecoder:
         station = ""
         try:
             if len(payload) > MAX_PAYLOAD_BYTES:
-                raise _BadInput("too_large", f"{len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
+                raise BadInput("too_large", f"{len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
             route, captured, document = self._route(topic, payload)
             station = route.station.id
             return self._plans[station].decode(station, captured, payload, document, arrival)
-        except _BadInput as bad:
+        except BadInput as bad:
             return Outcome(station, problems=(bad.problem,))
 
     # -- routing ---------------------------------------------------------------------------
 
     def _route(self, topic: str, payload: bytes) -> tuple[Route, dict[str, str], object]:
-        document: object = _MISSING
+        document: object = MISSING
         unknown = ""
         for template, captured in self._templates_matching(topic):
             if template.station_in_topic:
                 device = captured["station"]
             else:
-                if document is _MISSING:
-                    document = _parse_json(payload)
+                if document is MISSING:
+                    document = parse_json(payload)
                 device = self._device_in_payload(template, document)
             route = template.routes.get(device)
             if route is not None:
                 return route, captured, document
             unknown = unknown or device
         if unknown:
-            raise _BadInput("unknown_station", f"no station has device id {unknown!r}")
-        raise _BadInput("unexpected_topic", "the topic matches no station topic")
+            raise BadInput("unknown_station", f"no station has device id {unknown!r}")
+        raise BadInput("unexpected_topic", "the topic matches no station topic")
 
     def _templates_matching(self, topic: str) -> tuple[tuple[TopicTemplate, dict[str, str]], ...]:
         """The templates that match a topic, in order, with what they captured (remembered)."""
@@ -253,15 +193,19 @@ class MqttDecoder:
 
     @staticmethod
     def _device_in_payload(template: TopicTemplate, document: object) -> str:
-        paths = {r.profile.station.path for r in template.routes.values() if r.profile.station.path}
-        for path in sorted(paths):
-            value = lookup_path(document, path)
+        paths = {
+            path_text(r.profile.station.path): r.profile.station.path
+            for r in template.routes.values()
+            if r.profile.station.path
+        }
+        for text in sorted(paths):
+            value = lookup_path(document, paths[text])
             if isinstance(value, str) and value.strip():
                 return value.strip()
             if isinstance(value, int) and not isinstance(value, bool):
                 return str(value)
         looked = ", ".join(sorted(paths))
-        raise _BadInput("no_station", f"no device id in the payload (looked at {looked})")
+        raise BadInput("no_station", f"no device id in the payload (looked at {looked})")
 
     def canonical(self, symbol: str, kind: str) -> str | None:
         if len(symbol) > _MAX_CACHED_KEY:
@@ -277,8 +221,6 @@ class MqttDecoder:
 # A parameter as a station sends it: (canonical name, canonical unit, factor, offset, and the
 # bad_unit detail when the device's unit has no conversion, else "").
 _Slot = tuple[str, str, float, float, str]
-# A dotted path, split: (key, list index when the part is digits) per level.
-_Path = tuple[tuple[str, int | None], ...]
 # Flat keys that are no parameter: the time, the status, ignored ones (rssi…); unknown symbols.
 # (Told apart by identity; their contents differ so that Python does not merge the constants.)
 _SKIP: Final[_Slot] = ("", "", 1.0, 0.0, "skip")
@@ -303,18 +245,18 @@ class DecodePlan:
         self.max_payload_bytes = profile.max_payload_bytes
         self.device_units = dict(device_units)
         stamp = profile.timestamp
-        self.ts_path = _compile_path(stamp.path or "")
+        self.ts_path = compile_path(stamp.path or "")
         self.ts_format = stamp.format
         self.ts_missing_arrival = stamp.missing == "arrival"
         self.zone = zone
         self.status_spec: StatusSpec | None = profile.status
-        self.status_path = _compile_path(profile.status.path) if profile.status else None
+        self.status_path = compile_path(profile.status.path) if profile.status else None
         self.array: ArraySpec | None = profile.array
-        self.array_path = _compile_path(profile.array.path) if profile.array else None
-        self.fields: tuple[tuple[str, _Path, str, str | None], ...] = tuple(
+        self.array_path = compile_path(profile.array.path) if profile.array else None
+        self.fields: tuple[tuple[str, CompiledPath, str, str | None], ...] = tuple(
             (
-                spec.path,
-                _compile_path(spec.path),
+                path_text(spec.path),
+                compile_path(spec.path),
                 resolve_known(spec.param, profile.kind),
                 spec.unit,
             )
@@ -322,9 +264,9 @@ class DecodePlan:
         )
         self.reserved = frozenset(
             {
-                (stamp.path or "").split(".")[0],
-                profile.status.path.split(".")[0] if profile.status else "",
-                (profile.station.path or "").split(".")[0],
+                _first_key(stamp.path),
+                _first_key(profile.status.path if profile.status else None),
+                _first_key(profile.station.path),
                 *profile.ignore,
             }
         )
@@ -343,13 +285,13 @@ class DecodePlan:
         arrival: datetime,
     ) -> Outcome:
         if len(payload) > self.max_payload_bytes:
-            raise _BadInput("too_large", f"{len(payload)} bytes (at most {self.max_payload_bytes})")
+            raise BadInput("too_large", f"{len(payload)} bytes (at most {self.max_payload_bytes})")
         found = _Found(station)
         if self.shape == "numeric":
             self._numeric(captured["param"], payload, arrival, found)
         else:
-            if document is _MISSING:
-                document = _parse_json(payload)
+            if document is MISSING:
+                document = parse_json(payload)
             if self.shape == "array":
                 self._array(document, arrival, found)
             elif self.fields:
@@ -359,7 +301,7 @@ class DecodePlan:
         readings, problems = found.readings, found.problems
         if not readings and not problems:
             problems.append(Problem("no_values", "the message holds no parameter value"))
-        return Outcome(station, tuple(readings), tuple(problems))
+        return Outcome(station, tuple(readings), tuple(problems), tuple(found.missing))
 
     # -- the shapes ------------------------------------------------------------------------
 
@@ -370,8 +312,8 @@ class DecodePlan:
         with JSON's own number types first.
         """
         if not isinstance(document, dict):
-            raise _BadInput("shape", f"expected a JSON object, got {_json_type(document)}")
-        ts = self._time(_lookup(document, self.ts_path), "timestamp", arrival)
+            raise BadInput("shape", f"expected a JSON object, got {json_type(document)}")
+        ts = self._time(lookup(document, self.ts_path), "timestamp", arrival)
         status = self._status(document)
         station, readings, problems, seen = (
             found.station,
@@ -388,7 +330,7 @@ class DecodePlan:
             if slot is _SKIP:
                 continue
             if slot is _UNKNOWN:
-                problems.append(Problem("unknown_param", f"{_short(key)!r}"))
+                problems.append(unknown_symbol(key, self.kind, ""))
                 continue
             param, unit, factor, offset, bad_unit = slot
             if param in seen:
@@ -404,7 +346,7 @@ class DecodePlan:
             else:
                 try:
                     value = to_value(raw)
-                except _BadInput as bad:
+                except BadInput as bad:
                     problems.append(Problem(bad.problem.code, f"{param}: {bad.problem.detail}"))
                     continue
             if value == value:  # not NaN, the "no value" a null stands for
@@ -417,28 +359,31 @@ class DecodePlan:
 
     def _fields(self, document: object, arrival: datetime, found: _Found) -> None:
         if not isinstance(document, dict):
-            raise _BadInput("shape", f"expected a JSON object, got {_json_type(document)}")
-        ts = self._time(_lookup(document, self.ts_path), "timestamp", arrival)
+            raise BadInput("shape", f"expected a JSON object, got {json_type(document)}")
+        ts = self._time(lookup(document, self.ts_path), "timestamp", arrival)
         status = self._status(document)
         for where, path, param, unit in self.fields:
-            raw = _lookup(document, path)
-            if raw is _MISSING:
-                continue  # a sensor left out (maintenance, not fitted) is not an error
+            raw = lookup(document, path)
+            if raw is MISSING:
+                # Not an error (a sensor left out for maintenance), but never silent: the
+                # driver counts it per station and field and logs its first time.
+                found.missing.append(where)
+                continue
             self._add(found, where, param, raw, unit, ts, status)
 
     def _array(self, document: object, arrival: datetime, found: _Found) -> None:
         spec = self.array
         assert spec is not None  # the profile's validator pairs shape array with array:
-        items = _lookup(document, self.array_path or ()) if spec.path else document
+        items = lookup(document, self.array_path or ()) if spec.path else document
         if not isinstance(items, list):
-            raise _BadInput("shape", f"expected a JSON list at {spec.path or 'the top'}")
+            raise BadInput("shape", f"expected a JSON list at {spec.path or 'the top'}")
         problems = found.problems
         message_ts: datetime | None = None
         status = self._status(document) if isinstance(document, dict) else DeviceStatus.MEASURING
         for index, item in enumerate(items):
             where = f"item {index}"
             if not isinstance(item, dict):
-                problems.append(Problem("shape", f"{where} is {_json_type(item)}"))
+                problems.append(Problem("shape", f"{where} is {json_type(item)}"))
                 continue
             symbol = item.get(spec.param)
             if not isinstance(symbol, str):
@@ -446,7 +391,7 @@ class DecodePlan:
                 continue
             param = self.canonical(symbol)
             if param is None:
-                problems.append(Problem("unknown_param", f"{where}: {_short(symbol)!r}"))
+                problems.append(unknown_symbol(symbol, self.kind, f"{where}: "))
                 continue
             unit = item.get(spec.unit) if spec.unit else None
             if unit is not None and not isinstance(unit, str):
@@ -457,27 +402,27 @@ class DecodePlan:
                     ts = self._time(item[spec.ts], f"{where} time", arrival)
                 else:
                     if message_ts is None:
-                        raw = _lookup(document, self.ts_path)
+                        raw = lookup(document, self.ts_path)
                         message_ts = self._time(raw, "timestamp", arrival)
                     ts = message_ts
                 item_status = status
                 if spec.status is not None and spec.status in item:
                     item_status = self._status_of(item[spec.status])
-            except _BadInput as bad:
+            except BadInput as bad:
                 problems.append(bad.problem)
                 continue
-            raw_value = item.get(spec.value, _MISSING)
+            raw_value = item.get(spec.value, MISSING)
             self._add(found, where, param, raw_value, unit, ts, item_status)
 
     def _numeric(self, symbol: str, payload: bytes, arrival: datetime, found: _Found) -> None:
         param = self.canonical(symbol)
         if param is None:
-            raise _BadInput("unknown_param", f"{_short(symbol)!r} (from the topic)")
+            raise BadInput(*_code_detail(unknown_symbol(symbol, self.kind, "the topic's ")))
         try:
             text = payload.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise _BadInput("not_utf8", "the payload is not UTF-8 text") from None
-        ts = self._time(_MISSING, "timestamp", arrival)
+            raise BadInput("not_utf8", "the payload is not UTF-8 text") from None
+        ts = self._time(MISSING, "timestamp", arrival)
         self._add(found, "payload", param, text, None, ts, DeviceStatus.MEASURING)
 
     # -- parts -----------------------------------------------------------------------------
@@ -503,12 +448,12 @@ class DecodePlan:
         if bad_unit:
             problems.append(Problem("bad_unit", bad_unit))
             return
-        if raw is _MISSING:
+        if raw is MISSING:
             problems.append(Problem("bad_value", f"{param}: no value ({where})"))
             return
         try:
             value = to_value(raw)
-        except _BadInput as bad:
+        except BadInput as bad:
             problems.append(Problem(bad.problem.code, f"{param}: {bad.problem.detail}"))
             return
         if not math.isnan(value):
@@ -534,7 +479,7 @@ class DecodePlan:
         device_unit = unit or self.device_units.get(param) or canonical
         factor_offset = _conversion(device_unit, canonical)
         if factor_offset is None:
-            problem = f"{param}: {_short(device_unit)!r} is not {canonical!r}"
+            problem = f"{param}: {short(device_unit)!r} is not {canonical!r}"
             return (param, canonical, 1.0, 0.0, problem)
         return (param, canonical, *factor_offset, "")
 
@@ -565,35 +510,33 @@ class DecodePlan:
         return slot
 
     def _time(self, raw: object, what: str, arrival: datetime) -> datetime:
-        if raw is _MISSING or raw is None:
+        if raw is MISSING or raw is None:
             if self.ts_missing_arrival:
                 return arrival
-            raise _BadInput(
-                "no_timestamp", f"no {what} and the profile does not allow arrival time"
-            )
+            raise BadInput("no_timestamp", f"no {what} and the profile does not allow arrival time")
         # Stations report on the minute, so the same time comes from many of them at once:
         # placing a naive ISO time in its zone costs ≈1.6 µs (an epoch number ≈0.5), a lookup ≈0.15.
         kind = type(raw)
         if kind is str or kind is int or kind is float:
             ts = self._times.get(raw)
             if ts is None:
-                ts = _parse_time(raw, self.ts_format, self.zone)
+                ts = parse_time_as(raw, self.ts_format, self.zone)
                 if len(self._times) >= _MAX_TIMES:
                     self._times.clear()
                 self._times[raw] = ts
         else:
-            ts = _parse_time(raw, self.ts_format, self.zone)
+            ts = parse_time_as(raw, self.ts_format, self.zone)
         if ts < EARLIEST:
-            raise _BadInput("bad_timestamp", f"{what} {ts.isoformat()} is before {EARLIEST.year}")
+            raise BadInput("bad_timestamp", f"{what} {ts.isoformat()} is before {EARLIEST.year}")
         if ts > arrival + MAX_CLOCK_AHEAD:
-            raise _BadInput("bad_timestamp", f"{what} {ts.isoformat()} is in the future")
+            raise BadInput("bad_timestamp", f"{what} {ts.isoformat()} is in the future")
         return ts
 
     def _status(self, document: dict[str, object]) -> DeviceStatus:
         if self.status_path is None:
             return DeviceStatus.MEASURING
-        raw = _lookup(document, self.status_path)
-        if raw is _MISSING or raw is None:
+        raw = lookup(document, self.status_path)
+        if raw is MISSING or raw is None:
             return DeviceStatus.MEASURING
         return self._status_of(raw)
 
@@ -606,7 +549,7 @@ class DecodePlan:
         if spec is None:
             return DeviceStatus.MEASURING
         if isinstance(raw, bool) or not isinstance(raw, int | str):
-            raise _BadInput("bad_status", f"status {_short(repr(raw))} is not a code or a name")
+            raise BadInput("bad_status", f"status {short(repr(raw))} is not a code or a name")
         code = str(raw)
         try:
             return self._statuses[code]
@@ -623,208 +566,46 @@ class DecodePlan:
 class _Found:
     """What one message gave so far: its readings, its problems, the parameters seen."""
 
-    __slots__ = ("problems", "readings", "seen", "station")
+    __slots__ = ("missing", "problems", "readings", "seen", "station")
 
     def __init__(self, station: str) -> None:
         self.station = station
         self.readings: list[Reading] = []
         self.problems: list[Problem] = []
         self.seen: set[str] = set()
-
-
-def resolve_known(symbol: str, kind: str) -> str:
-    # Checked when the profile loaded, so it resolves.
-    return registry().lookup(symbol, kind).name
+        self.missing: list[str] = []  # listed fields the message does not have
 
 
 def _canonical(symbol: str, kind: str) -> str | None:
     try:
-        return registry().lookup(symbol, kind).name
+        return registry().at_station(symbol, kind).name
     except UnknownParameterError:
         return None
+
+
+def unknown_symbol(symbol: str, kind: str, where: str) -> Problem:
+    """The problem of a symbol that names no parameter at a station of this kind: unknown, or
+    ambiguous (two parameters list it and the kind does not decide) — said as such, with the
+    parameters, so the fix (a listed field with its parameter) is plain."""
+    try:
+        registry().at_station(symbol, kind)
+    except AmbiguousParameterError as exc:
+        return Problem("ambiguous_param", f"{where}{exc}; map it under fields: with its param")
+    except UnknownParameterError:
+        pass
+    return Problem("unknown_param", f"{where}{short(symbol)!r}")
+
+
+def _code_detail(problem: Problem) -> tuple[str, str]:
+    return problem.code, problem.detail
+
+
+def _first_key(path: FieldPath | None) -> str:
+    """The top-level key of a path (what a flat payload's key is compared with)."""
+    keys = path_keys(path) if path else []
+    return str(keys[0]) if keys else ""
 
 
 @functools.lru_cache(maxsize=256)
 def _conversion(device_unit: str, canonical: str) -> tuple[float, float] | None:
     return conversion(device_unit, canonical)
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
-# The decoder's C scanner: (text, index) → (value, end), StopIteration where no value starts.
-_SCAN: Callable[[str, int], tuple[object, int]] = _JSON.scan_once  # type: ignore[attr-defined]
-
-
-def _parse_json(payload: bytes) -> object:
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _BadInput("not_utf8", "the payload is not UTF-8 text") from None
-    # A document with nothing around it (what stations send) goes straight to the C scanner:
-    # 1.5 µs instead of 3.2 µs for a six-parameter message, as JSONDecoder.decode looks for
-    # whitespace around it with two regular expressions. Anything else goes the whole way.
-    if too_deep(text, MAX_DEPTH):
-        raise _BadInput("too_deep", f"JSON nested deeper than {MAX_DEPTH}")
-    try:
-        document, end = _SCAN(text, 0)
-        if end == len(text):
-            return document
-    except (StopIteration, ValueError, RecursionError):
-        pass
-    try:
-        return _JSON.decode(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[…" thousands deep
-        raise _BadInput("not_json", f"not JSON: {_short(str(exc))}") from None
-
-
-def lookup_path(document: object, path: str) -> object:
-    """The value at a dotted path ("data.sensors.pm25.value", "readings.0"), or _MISSING."""
-    return _lookup(document, _compile_path(path))
-
-
-def _compile_path(path: str) -> _Path:
-    if not path:
-        return ()
-    compiled = []
-    for part in path.split("."):
-        index: int | None = None
-        if part.isdigit():
-            try:
-                index = int(part)
-            except ValueError:  # digits int() does not read, such as "²"
-                index = None
-        compiled.append((part, index))
-    return tuple(compiled)
-
-
-def _lookup(document: object, path: _Path) -> object:
-    if len(path) == 1 and type(document) is dict:  # a flat payload's "ts" or "status"
-        return document.get(path[0][0], _MISSING)
-    if not path:
-        return _MISSING
-    node = document
-    for key, index in path:
-        if isinstance(node, dict):
-            node = node.get(key, _MISSING)
-            if node is _MISSING:
-                return _MISSING
-        elif isinstance(node, list) and index is not None and index < len(node):
-            node = node[index]
-        else:
-            return _MISSING
-    return node
-
-
-def to_value(raw: object) -> float:
-    """A JSON number, or a number as text ("35.2", "35,2"); null is "no value" (NaN)."""
-    # JSON numbers first, by exact type (a bool is not an int here): the common case.
-    if type(raw) is float:
-        if math.isfinite(raw):
-            return raw
-        raise _BadInput("bad_value", f"{_short(str(raw))!r} is not a finite number")
-    if type(raw) is int:
-        try:
-            return float(raw)
-        except OverflowError:
-            raise _BadInput("bad_value", "too large") from None
-    if raw is None:
-        return math.nan
-    if isinstance(raw, bool):
-        raise _BadInput("bad_value", "true/false is not a measurement")
-    if isinstance(raw, int | float):
-        try:
-            value = float(raw)
-        except OverflowError:
-            raise _BadInput("bad_value", "too large") from None
-    elif isinstance(raw, str):
-        # Some firmware writes the decimal comma, as TT10 files do.
-        text = raw.strip().replace(",", ".")
-        try:
-            value = float(text)
-        except ValueError:
-            raise _BadInput("bad_value", f"{_short(raw)!r} is not a number") from None
-    else:
-        raise _BadInput("bad_value", f"{_json_type(raw)} is not a number")
-    if not math.isfinite(value):
-        raise _BadInput("bad_value", f"{_short(str(raw))!r} is not a finite number")
-    return value
-
-
-def parse_time(raw: object, spec: TimestampSpec, zone: ZoneInfo) -> datetime:
-    """A device time as UTC: ISO 8601 (naive = the station's local time), epoch s or ms."""
-    return _parse_time(raw, spec.format, zone)
-
-
-def _is_number(text: str) -> bool:
-    r"""Whether ``text`` is ``\d+(\.\d+)?`` (Unicode decimal digits, as re's ``\d``)."""
-    if text.isdecimal():
-        return True
-    whole, dot, fraction = text.partition(".")
-    return bool(dot) and whole.isdecimal() and fraction.isdecimal()
-
-
-def _parse_time(raw: object, fmt: str, zone: ZoneInfo) -> datetime:
-    # JSON's types first, by exact type (a bool is not an int here): the common cases.
-    if type(raw) is int or type(raw) is float:
-        if fmt == "iso8601":
-            raise _BadInput("bad_timestamp", f"{_short(repr(raw))} is not an ISO 8601 time")
-        return _from_epoch(raw, fmt)
-    if type(raw) is str:
-        text = raw.strip()
-        if fmt != "iso8601" and _is_number(text):
-            return _from_epoch(float(text), fmt)
-        return _from_iso(raw, text, fmt, zone)
-    if isinstance(raw, bool):
-        raise _BadInput("bad_timestamp", "true/false is not a time")
-    if isinstance(raw, int | float):
-        if fmt == "iso8601":
-            raise _BadInput("bad_timestamp", f"{_short(repr(raw))} is not an ISO 8601 time")
-        return _from_epoch(raw, fmt)
-    if isinstance(raw, str):
-        text = raw.strip()
-        if fmt != "iso8601" and _is_number(text):
-            return _from_epoch(float(text), fmt)
-        return _from_iso(raw, text, fmt, zone)
-    raise _BadInput("bad_timestamp", f"{_json_type(raw)} is not a time")
-
-
-def _from_epoch(number: float, fmt: str) -> datetime:
-    try:
-        seconds = float(number)
-        if fmt == "epoch_ms" or (fmt == "auto" and abs(seconds) >= _EPOCH_MS_FROM):
-            seconds /= 1000.0
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise _BadInput("bad_timestamp", f"{_short(repr(number))} is not a time") from None
-
-
-def _from_iso(raw: str, text: str, fmt: str, zone: ZoneInfo) -> datetime:
-    if fmt in ("epoch_s", "epoch_ms"):
-        raise _BadInput("bad_timestamp", f"{_short(raw)!r} is not an epoch number")
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        raise _BadInput("bad_timestamp", f"{_short(raw)!r} is not ISO 8601") from None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=zone)  # a naive time is the station's local time
-    elif ts.tzinfo is UTC:
-        return ts  # "…Z" or "+00:00": UTC already
-    try:
-        return ts.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise _BadInput("bad_timestamp", f"{_short(raw)!r} is out of range") from None
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    return {dict: "an object", list: "a list", str: "text", bool: "true/false"}.get(
-        type(value), "a number"
-    )
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

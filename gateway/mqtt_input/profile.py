@@ -7,7 +7,6 @@ units (canonical, or one with a declared conversion), topic placeholders, timezo
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -75,26 +74,76 @@ def conversion(device_unit: str, canonical: str) -> tuple[float, float] | None:
 
 def resolve(symbol: str, kind: str) -> str:
     """A station's parameter symbol ("PM2,5", "pm2_5", "CO") → the canonical name."""
-    return registry().lookup(symbol, kind).name
+    return registry().at_station(symbol, kind).name
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
+FieldPath = str | tuple[str | int, ...]  # "data.pm25", r"SDS0X1.PM2\.5" or ["SDS0X1", "PM2.5"]
 
 
-def _check_path(value: str) -> str:
-    if not _PATH.fullmatch(value):
-        raise ValueError(f"{value!r} is not a dotted path (e.g. data.sensors.pm25.value)")
+def split_path(path: str) -> list[str]:
+    r"""A dotted path's keys; ``\.`` is a dot inside a key: ``SDS0X1.PM2\.5`` → SDS0X1, PM2.5.
+    Any other backslash is itself."""
+    keys: list[str] = []
+    key: list[str] = []
+    index = 0
+    while index < len(path):
+        char = path[index]
+        if char == "\\" and path[index + 1 : index + 2] == ".":
+            key.append(".")
+            index += 2
+            continue
+        if char == ".":
+            keys.append("".join(key))
+            key = []
+        else:
+            key.append(char)
+        index += 1
+    keys.append("".join(key))
+    return keys
+
+
+def path_keys(path: FieldPath) -> list[str | int]:
+    """The keys of a path as written in a profile (text or a list)."""
+    if isinstance(path, str):
+        return list(split_path(path)) if path else []
+    return list(path)
+
+
+def path_text(path: FieldPath) -> str:
+    """A path as messages quote it: dotted, a dot inside a key escaped."""
+    if isinstance(path, str):
+        return path
+    return ".".join(str(key).replace(".", "\\.") for key in path)
+
+
+def _check_path(value: FieldPath) -> FieldPath:
+    """A path of keys that are not empty: text without spaces, or a list (any key text)."""
+    keys = path_keys(value)
+    if isinstance(value, str):
+        if not keys or any(not key or any(c.isspace() for c in str(key)) for key in keys):
+            raise ValueError(
+                f"{value!r} is not a dotted path (e.g. data.sensors.pm25.value; a dot inside a "
+                "key is \\., or give the keys as a list)"
+            )
+    elif not keys or any(key == "" or (isinstance(key, int) and key < 0) for key in keys):
+        raise ValueError(f"{list(value)!r} is not a list of keys (text, or list positions)")
     return value
+
+
+def _check_optional_path(value: FieldPath | None) -> FieldPath | None:
+    return None if value is None else _check_path(value)
 
 
 class FieldSpec(_Strict):
     """One value in a JSON object: where it sits, which parameter it is, in which unit."""
 
-    path: str  # dotted: "pm25" (flat) or "data.sensors.pm25.value" (nested); digits index lists
+    # dotted: "pm25" (flat), "data.sensors.pm25.value" (nested), digits index lists; a dot in a
+    # key as \. ("SDS0X1.PM2\.5") or the keys as a list (["SDS0X1", "PM2.5"])
+    path: FieldPath
     param: str  # a symbol the registry knows: "pm25", "PM2,5", "CO"
     unit: str | None = None  # the unit the device sends; default: the profile's units, canonical
 
@@ -104,7 +153,7 @@ class FieldSpec(_Strict):
 class ArraySpec(_Strict):
     """A list of {param, value, unit, ts} items (field names as the device spells them)."""
 
-    path: str = ""  # where the list sits; "" is the payload itself
+    path: FieldPath = ""  # where the list sits; "" is the payload itself
     param: str = "param"
     value: str = "value"
     unit: str | None = "unit"  # None: items carry no unit (the profile's units apply)
@@ -113,7 +162,8 @@ class ArraySpec(_Strict):
 
 
 class TimestampSpec(_Strict):
-    path: str | None = "ts"  # None: the payload has no time (needs missing: arrival)
+    path: FieldPath | None = "ts"  # None: the payload has no time (needs missing: arrival)
+    _path = field_validator("path")(_check_optional_path)
     # auto: a number (or digits) is epoch seconds, or milliseconds above 1e11; text is ISO 8601.
     format: Literal["auto", "iso8601", "epoch_s", "epoch_ms"] = "auto"
     # For an ISO time without offset: the station's local time. None: the site's timezone
@@ -155,7 +205,8 @@ _DEFAULT_STATUS: dict[str, StatusName] = {
 class StatusSpec(_Strict):
     """A device status field: TT10's 00/01/02, or names, mapped to measuring/calibrating/error."""
 
-    path: str = "status"
+    path: FieldPath = "status"
+    _path = field_validator("path")(_check_path)
     map: dict[str, StatusName] = Field(default_factory=lambda: dict(_DEFAULT_STATUS))
     # A code not in the map: a state we do not know, so an error (as for Modbus profiles).
     default: StatusName = "error"
@@ -169,7 +220,8 @@ class StationFieldSpec(_Strict):
     """Where the device id comes from: the topic's {station}, or a payload field."""
 
     source: Literal["topic", "payload"] = "topic"
-    path: str | None = None  # payload only: e.g. "device_id" or "meta.sn"
+    path: FieldPath | None = None  # payload only: e.g. "device_id" or "meta.sn"
+    _path = field_validator("path")(_check_optional_path)
 
     @model_validator(mode="after")
     def _path_for_payload(self) -> StationFieldSpec:
@@ -230,7 +282,7 @@ class MqttProfile(_Strict):
 
     def _unit_problem(self, where: str, symbol: str, unit: str | None) -> list[str]:
         try:
-            canonical = registry().lookup(symbol, self.kind)
+            canonical = registry().at_station(symbol, self.kind)
         except UnknownParameterError as exc:
             return [f"{where}: {exc}"]
         if unit is not None and conversion(unit, canonical.unit) is None:

@@ -235,18 +235,9 @@ def _is_complete(fields: list[str]) -> bool:
 
 
 def resolve_parameter(symbol: str, kind: str) -> Parameter:
-    """The canonical parameter of a TT10 symbol at a station of this kind.
-
-    "Temp" and "RH" at an air station are the weather parameters (the registry files them
-    under ``weather``), so an ambiguity left by the station's kind is settled by ``weather``.
-    """
-    try:
-        return registry().lookup(symbol, kind)
-    except UnknownParameterError as first:
-        try:
-            return registry().lookup(symbol, "weather")
-        except UnknownParameterError:
-            raise first from None
+    """The canonical parameter of a TT10 symbol at a station of this kind (the registry's one
+    rule for every driver: ``ParameterRegistry.at_station``)."""
+    return registry().at_station(symbol, kind)
 
 
 def parse_tt10(
