@@ -117,8 +117,17 @@ def forwarded_stations(
             password = read_password(
                 f"tt10_forward.stations.{station_id}", own.password_env, own.password_file, environ
             )
-        upstream = Upstream(config.host, config.port, user, password, config.tls,
-                            config.directory, config.timeout_s)  # fmt: skip
+        upstream = Upstream(
+            config.host,
+            config.port,
+            user,
+            password,
+            config.tls,
+            config.directory,
+            config.timeout_s,
+            str(config.ca_file) if config.ca_file else None,
+        )
+
         found[station_id] = ForwardedStation(
             station_id, station.kind, FileIdentity(config.province, facility, code), upstream
         )

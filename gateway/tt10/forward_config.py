@@ -63,6 +63,7 @@ class Tt10ForwardConfig(_Strict):
     stations: dict[str, ForwardedStation] = Field(default_factory=dict)
     only: list[str] | None = None  # forward these stations only (default: every station)
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    ca_file: Path | None = None  # FTPS: the CA that signed the receiver's certificate
     retry_s: Annotated[float, Field(gt=0, le=3600)] = 30.0  # after a failed connection
 
     @field_validator("url")
