@@ -7,7 +7,12 @@ FTPS with a certificate made here; the gateway's tap."""
 from __future__ import annotations
 
 import asyncio
+import ftplib
+import io
 import math
+import shutil
+import signal
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,11 +29,13 @@ from gateway.tt10.forward_config import Tt10ForwardConfig
 from gateway.tt10.ftp import Tt10FtpServer
 from gateway.tt10.ftp_accounts import FtpEndpoint, ftp_accounts
 from gateway.tt10.parse import parse_tt10, stations_by_code
+from quantrac.scenario import WastewaterOutlet
 from quantrac.site import load_site
 from quantrac.tt10_forwarding import ForwardingGatewayService
 from tests.conftest import EXAMPLE_SITE
 from tests.gateway.test_tt10_ftp import certificate  # noqa: F401 - a fixture
-from tests.servers import free_port
+from tests.quantrac.test_cli import start, stop
+from tests.servers import Mosquitto, free_port, wait_for_port
 
 SITE = load_site(EXAMPLE_SITE)
 FORWARDED = ["kim_long", "hue_air", "van_nien", "xlnt_phu_bai"]
@@ -277,3 +284,56 @@ def test_config_problems_are_named(tmp_path: Path) -> None:
     clash = forward_config(21, stations={"kim_long": {"code": "NT01"}})  # the plant's code
     with pytest.raises(ValueError, match="NT01"):
         Tt10Forwarder.open(clash, SITE.stations.values(), tmp_path / "q", VIETNAM_TZ, PASSWORDS)
+
+
+def test_quantrac_gateway_forwards_a_received_file_upstream(
+    tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plant uploads its TT10 file to the gateway's own endpoint; ``quantrac gateway
+    --tt10-forward`` passes its readings on to the upstream receiver, as a TT10 file again."""
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE_SITE, site)
+    for path in (site / "stations").glob("*.yaml"):
+        if path.name != "tt10.yaml":
+            path.unlink()  # the plant alone: no Modbus station to poll
+    with endpoint(tmp_path / "upstream") as upstream:
+        with (site / "site.yaml").open("a", encoding="utf-8") as config:
+            config.write(
+                "tt10_forward:\n"
+                f"  url: ftp://127.0.0.1:{upstream.address[1]}/\n"
+                "  province: TTH\n  facility: KCNPHUBAI\n  seal_after_s: 0\n"
+                "  stations: {xlnt_phu_bai: {user: up_nt01, password_env: UP_NT01}}\n"
+            )
+        monkeypatch.setenv("QUANTRAC_FTP_NT01", "plant-Secret!")
+        monkeypatch.setenv("UP_NT01", PASSWORDS["UP_NT01"])
+        inbox, port, log = tmp_path / "inbox", free_port(), tmp_path / "gateway.log"
+        gateway = start(
+            "gateway", str(site), "--broker", mosquitto.url, "--data-dir", str(tmp_path / "data"),
+            "--tt10-inbox", str(inbox), "--tt10-work-dir", str(tmp_path / "work"),
+            "--tt10-settle", "0.3", "--tt10-ftp", f"127.0.0.1:{port}", "--tt10-forward",
+            log=log,
+        )  # fmt: skip
+        try:
+            wait_for_port(port)
+            # Ten minutes old (a logger's backlog): its interval is over, filed at once.
+            local = (datetime.now(VIETNAM_TZ) - timedelta(minutes=10)).replace(microsecond=0)
+            name, text = WastewaterOutlet().file(60.0, local.replace(tzinfo=None))
+            with ftplib.FTP() as ftp:
+                ftp.connect("127.0.0.1", port, timeout=10)
+                ftp.login("nt01", "plant-Secret!")
+                ftp.storbinary(f"STOR {name}", io.BytesIO(text.encode()))
+            deadline = time.monotonic() + 30
+            while upstream.totals.uploads < 1:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        finally:
+            code = stop(gateway, signal.SIGINT)
+        assert code == 0, log.read_text()
+        by_code = stations_by_code(SITE.stations.values())
+        plant = parse_tt10(name, text.encode(), by_code, now=datetime.now(UTC))
+        slot = f"{local:%Y%m%d%H}{local.minute - local.minute % 5:02d}00"
+        forwarded = upstream.inbox / f"TTH_KCNPHUBAI_NT01_{slot}.txt"
+        again = parse_tt10(forwarded.name, forwarded.read_bytes(), by_code, now=datetime.now(UTC))
+        assert {(r.param, r.value, r.unit, r.ts, r.status) for r in again.readings} == {
+            (r.param, r.value, r.unit, r.ts, r.status) for r in plant.readings
+        }
