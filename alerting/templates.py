@@ -31,6 +31,7 @@ from typing import Any
 from alerting.model import AlertKind, Signal
 from collector.indices.common import VIETNAM_TZ, round_half_up
 from collector.indices.wind import cap_gio
+from gateway.model import local_time
 
 # -- numbers, times, durations ------------------------------------------------------------------
 
@@ -59,8 +60,9 @@ def en_number(value: float, decimals: int = 2) -> str:
 
 
 def vi_time(ts: datetime) -> str:
-    """Local time as warnings write it: "23:40 22/11" (Asia/Ho_Chi_Minh, UTC+7)."""
-    return ts.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m")
+    """Local time as warnings write it: "23:40 22/11" (Asia/Ho_Chi_Minh, UTC+7) — the one
+    format of every time quantrac shows (gateway.model.local_time)."""
+    return local_time(ts, VIETNAM_TZ)
 
 
 class Language(StrEnum):

@@ -24,7 +24,7 @@ from alerting.routing import Grouper, render_transitions, route
 from alerting.rules import Evaluator
 from alerting.rules.config import RuleConfigError
 from collector.qc import QcChain, QcSettings
-from gateway.model import VIETNAM_TZ, Quality, Reading
+from gateway.model import VIETNAM_TZ, Quality, Reading, local_time
 from quantrac.cli_common import console, setup_logging, site_or_exit
 from quantrac.replay import TICK_EVERY, as_sent, replay, unknown_stations
 
@@ -143,7 +143,7 @@ def rules_test(
     grouper = Grouper(timedelta(0), config.routing.group_by, districts, render_transitions)
     slots = len(evaluator.slots)
     table = Table(title=f"{history.name}: {len(readings):,} readings through {slots} rule slots")
-    for column in ("giờ (UTC+7)", "quy tắc", "trạm", "thay đổi", "cấp", "gửi tới", "tin nhắn"):
+    for column in ("giờ", "quy tắc", "trạm", "thay đổi", "cấp", "gửi tới", "tin nhắn"):
         table.add_column(column)
     messages: list[str] = []
     channel_configs = config.channel_configs()
@@ -168,7 +168,7 @@ def rules_test(
         for transition in fired:
             notification = grouper.notification([transition], transition.incident.updated_at)
             receivers = route(config.routing.routes, notification)
-            local = transition.incident.updated_at.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m")
+            local = local_time(transition.incident.updated_at, site.settings.zone)
             table.add_row(
                 local, transition.incident.rule, transition.incident.station,
                 transition.change.value, str(transition.incident.level),
@@ -216,15 +216,20 @@ def _store(data_dir: Path) -> IncidentStore:
 def incidents_list(data_dir: DataDirArg = Path("data")) -> None:
     """Open incidents, newest change first."""
     store = _store(data_dir)
+    incidents = sorted(store.open_incidents(), key=lambda i: i.updated_at, reverse=True)
     table = Table(title="Sự cố đang mở")
-    for column in ("id", "mức", "cấp", "từ (UTC+7)", "cập nhật", "xác nhận"):
-        table.add_column(column)
-    for incident in sorted(store.open_incidents(), key=lambda i: i.updated_at, reverse=True):
+    # The id whole, never cut: it is what `incidents ack` takes.
+    longest = max((len(i.id) for i in incidents), default=2)
+    table.add_column("id", no_wrap=True, min_width=longest)
+    # Times and levels whole too; only the acknowledgement's note may wrap.
+    for column, width in (("mức", 9), ("cấp", 3), ("từ", 11), ("cập nhật", 11)):
+        table.add_column(column, no_wrap=True, min_width=width)
+    table.add_column("xác nhận", overflow="fold", min_width=10)
+    for incident in incidents:
         table.add_row(
-            incident.id, incident.severity.name.lower(), str(incident.level),
-            incident.started_at.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m"),
-            incident.updated_at.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m"),
-            f"{incident.acked_by} ({incident.ack_note})" if incident.acked_by else "–",
+            escape(incident.id), incident.severity.name.lower(), str(incident.level),
+            local_time(incident.started_at), local_time(incident.updated_at),
+            escape(f"{incident.acked_by} ({incident.ack_note})") if incident.acked_by else "–",
         )  # fmt: skip
     console.print(table)
     store.close()
@@ -290,17 +295,14 @@ def incidents_silence(
                 maintenance, None if everyone else tuple(dict.fromkeys(receiver or ())))
     )  # fmt: skip
     store.close()
-    console.print(
-        f"silence {silence.id} until {silence.ends_at.astimezone(VIETNAM_TZ):%H:%M %d/%m} "
-        f"for {silence.scope}"
-    )
+    console.print(f"silence {silence.id} until {local_time(silence.ends_at)} for {silence.scope}")
 
 
 silences_app = typer.Typer(help="Silences: list and expire.", no_args_is_help=True)
 
 
 def _local(when: datetime) -> str:
-    return when.astimezone(VIETNAM_TZ).strftime("%H:%M %d/%m")
+    return local_time(when)
 
 
 @silences_app.command("list")
@@ -316,9 +318,9 @@ def silences_list(
     found = store.silences(now, ended_since=now - timedelta(hours=ended))
     store.close()
     table = Table(title="Tạm dừng thông báo")
-    for column in ("id", "đối tượng", "người nhận bị tạm dừng", "từ", "đến (UTC+7)", "bởi",
+    for column in ("id", "đối tượng", "người nhận bị tạm dừng", "từ", "đến", "bởi",
                    "lý do"):  # fmt: skip
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for silence in found:
         what = ", ".join(
             f"{name} {value}"
@@ -387,9 +389,9 @@ def notifications_list(
     entries = store.entries(receiver=receiver, state=wanted, limit=limit)
     store.close()
     table = Table(title="Hàng đợi gửi thông báo")
-    for column in ("id", "người nhận", "kênh", "trạng thái", "lượt", "tạo (UTC+7)", "hạn",
+    for column in ("id", "người nhận", "kênh", "trạng thái", "lượt", "tạo", "hạn",
                    "tiêu đề", "ghi chú"):  # fmt: skip
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for entry in entries:
         note = entry.reason or entry.last_error
         if entry.state is EntryState.QUEUED and entry.rounds:

@@ -28,8 +28,10 @@ from quantrac.cli_common import (
     DEFAULT_SITE,
     console,
     err_console,
+    readable_help,
     setup_logging,
     site_or_exit,
+    version,
 )
 from quantrac.config_cli import config_app
 from quantrac.dashboards.cli import dashboards_app
@@ -422,6 +424,14 @@ def api(
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
     store_url: StoreOpt = None,
+    init: Annotated[
+        bool,
+        typer.Option(
+            "--init",
+            help="make --data-dir if it does not exist (else that is an error: a "
+            "mistyped folder must not serve an empty store)",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Serve the HTTP API from the store."""
@@ -433,6 +443,15 @@ def api(
 
     setup_logging(verbose)
     settings = _with_data_dir(data_dir, store_url)
+    if not settings.data_dir.is_dir():
+        if not init:
+            err_console.print(
+                f"--data-dir {settings.data_dir} does not exist: give the services' data "
+                "directory, or --init to make an empty one",
+                style="red", markup=False, highlight=False,
+            )  # fmt: skip
+            raise typer.Exit(2)
+        settings.data_dir.mkdir(parents=True)
     site = site_or_exit(site_dir) if site_dir else None
     store = _open_store(settings, station_catalog(site) if site else None)
     incidents_file = settings.data_dir / "incidents.sqlite3"
@@ -507,5 +526,27 @@ def simulate(
     _run(main)
 
 
+def _show_version(asked: bool) -> None:
+    if asked:
+        console.print(f"quantrac {version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="print quantrac's version and exit",
+            is_eager=True,
+            callback=_show_version,
+        ),
+    ] = False,
+) -> None:
+    """quantrac: the sensor side of a provincial IOC."""
+
+
 def main() -> None:
+    readable_help()
     app()

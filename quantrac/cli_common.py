@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
@@ -63,3 +63,44 @@ def say(text: str, *, error: bool = False, style: str | None = None) -> None:
     """A line for the person, printed as written: no markup read into it (a path with
     brackets, a problem quoting YAML), plain off a terminal."""
     (err_console if error else console).print(text, style=style, markup=False, highlight=False)
+
+
+def readable_help() -> None:
+    """Help and errors a person can read, on a terminal and off it.
+
+    typer 0.29 writes a required argument as ``{site_dir}`` and a flag's type as ``<bool>``
+    (``--help <bool>``); ours say ``SITE_DIR`` and nothing, as click does. Off a terminal (a
+    pipe, a log, CI) help and usage errors are plain text, not boxes drawn in Unicode.
+    """
+    import typer.core
+
+    argument = getattr(typer.core, "TyperArgument", None)
+    if argument is not None and hasattr(argument, "_usage_display_name"):
+
+        def usage_name(self: Any) -> str:
+            name = self.metavar or self.name.upper()
+            name = name if self.required else f"[{name}]"
+            return f"{name}..." if self.nargs != 1 else name
+
+        argument._usage_display_name = usage_name
+        argument.display_name_raw = property(lambda self: self.metavar or self.name.upper())
+    option = getattr(typer.core, "TyperOption", None)
+    if option is not None and hasattr(option, "display_type_rich"):
+        shown = option.display_type_rich
+
+        def type_unless_flag(self: Any, ctx: Any) -> str | None:
+            return None if self.is_flag else shown(self, ctx)
+
+        option.display_type_rich = type_unless_flag
+    if not (sys.stdout.isatty() and sys.stderr.isatty()):
+        typer.core.HAS_RICH = False
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("quantrac")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"

@@ -115,12 +115,13 @@ def modbus_read(
         raise typer.Exit(1) from None
     title = f"{connection.endpoint} unit {unit} {register_table} {address}..{address + count - 1}"
     grid = Table(title=title, caption="32-bit columns: the value starting at this register")
+    # A narrow terminal wraps a number inside its cell; it never cuts it to "4.57…".
     for column in ("addr", "hex", "uint16", "int16"):
-        grid.add_column(column, justify="right")
+        grid.add_column(column, justify="right", overflow="fold")
     for layout in LAYOUTS:
-        grid.add_column(f"float32 {layout}", justify="right")
+        grid.add_column(f"float32 {layout}", justify="right", overflow="fold")
     for layout in ("ABCD", "CDAB"):
-        grid.add_column(f"int32 {layout}", justify="right")
+        grid.add_column(f"int32 {layout}", justify="right", overflow="fold")
     for view in register_views(address, words):
         floats = ["" if (v := view.float32[k]) is None else f"{v:.6g}" for k in LAYOUTS]
         ints = ["" if (v32 := view.int32[k]) is None else str(v32) for k in ("ABCD", "CDAB")]
@@ -194,8 +195,8 @@ def modbus_scan(
 
     found = asyncio.run(scan())
     grid = Table(title=connection.endpoint)
-    grid.add_column("unit", justify="right")
-    grid.add_column("answer")
+    grid.add_column("unit", justify="right", overflow="fold")
+    grid.add_column("answer", overflow="fold")
     for result in found:
         grid.add_row(str(result.unit), result.answer)
     console.print(grid)

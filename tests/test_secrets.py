@@ -241,7 +241,7 @@ def test_no_secret_in_logs_health_errors_or_arguments(
         api_port = free_port()
         api_log = errors / "api.log"
         api = launch(
-            ["api", str(site), "--data-dir", str(errors / "c"), "--port", str(api_port)],
+            ["api", str(site), "--data-dir", str(errors / "c"), "--init", "--port", str(api_port)],
             {"QUANTRAC_STORE_URL_FILE": str(secrets_dir / "store"), "QUANTRAC_API_OPEN_READS": "1"},
             api_log,
         )

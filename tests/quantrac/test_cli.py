@@ -162,7 +162,16 @@ def test_gateway_collector_and_api_as_separate_processes_over_mosquitto(
     )
     processes.append(start("gateway", str(site), "--broker", mosquitto.url, log=logs["gateway"]))
     processes.append(
-        start("api", str(site), "--data-dir", str(data), "--port", str(port), log=logs["api"])
+        start(
+            "api",
+            str(site),
+            "--data-dir",
+            str(data),
+            "--init",
+            "--port",
+            str(port),
+            log=logs["api"],
+        )
     )
     body = poll_json(
         f"http://127.0.0.1:{port}/stations/kim_long/latest", kim_long_level, log=logs["collector"]
@@ -310,7 +319,16 @@ def test_an_mqtt_station_through_quantrac_gateway_reaches_the_store(
         )
     )
     processes.append(
-        start("api", str(site), "--data-dir", str(data), "--port", str(port), log=logs["api"])
+        start(
+            "api",
+            str(site),
+            "--data-dir",
+            str(data),
+            "--init",
+            "--port",
+            str(port),
+            log=logs["api"],
+        )
     )
     payload = '{"ts": "2026-11-22T16:40:00", "PM2,5": 35.2, "PM10": 51, "CO": 1.2, "status": "00"}'
     publisher = require_binary("mosquitto_pub", "mosquitto-clients")
