@@ -89,6 +89,45 @@ def index_rows(station: StationConfig, latest: Sequence[Reading]) -> list[tuple[
     return rows
 
 
+INSTANTANEOUS = "instantaneous"  # the reason of the demo's index readings: not hourly means
+
+
+def instant_indices(station: StationConfig, latest: Sequence[Reading]) -> list[Reading]:
+    """The VN_AQI / VN_WQI the demo's boards show, as readings the store keeps (``vn_aqi_h``,
+    ``vn_wqi``, reason ``instantaneous``, at the newest value's time): what the board shows is
+    readable from the API too. The demo's hours never end, so these stand in for the hourly
+    series the collector computes on the hour in production (docs/indices.md)."""
+    now = _good(latest)
+    if not now:
+        return []
+    ts = max(r.ts for r in now.values())
+    found: list[Reading] = []
+    if station.kind == "air":
+        gases: dict[Pollutant, float | None] = {}
+        pm: dict[Pollutant, list[float | None]] = {}
+        for pollutant in Pollutant:
+            if pollutant.value in now:
+                value = now[pollutant.value].value
+                if pollutant in (Pollutant.PM10, Pollutant.PM25):
+                    pm[pollutant] = [value] * 3  # the latest as this hour and the two before
+                else:
+                    gases[pollutant] = value
+        result = hourly_aqi(gases, pm)
+        if result.value is not None:
+            found.append(Reading(station.id, "vn_aqi_h", float(result.value), "AQI", ts,
+                                 quality=Quality.GOOD, reason=INSTANTANEOUS))  # fmt: skip
+    if station.kind == "water":
+        values: dict[WqiParam, float | None] = {
+            WqiParam(p): r.value for p, r in now.items() if p in {w.value for w in WqiParam}
+        }
+        temp = now.get("water_temp")
+        wqi = vn_wqi(values, water_temp_c=temp.value if temp else None)
+        if wqi.value is not None:
+            found.append(Reading(station.id, "vn_wqi", float(wqi.value), "WQI", ts,
+                                 quality=Quality.GOOD, reason=INSTANTANEOUS))  # fmt: skip
+    return found
+
+
 def index_board(store: ReadingStore, stations: Sequence[StationConfig], when: str) -> Table:
     table = Table(title=f"Chỉ số lúc {when}", title_justify="left", expand=False)
     for column in ("Trạm", "Chỉ số", "Giá trị", "Ý nghĩa"):

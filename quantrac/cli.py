@@ -143,10 +143,18 @@ def demo(
     duration: Annotated[
         float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")
     ] = None,
+    keep_data: Annotated[
+        bool,
+        typer.Option(
+            "--keep-data",
+            help="carry on in --data-dir itself (default: a fresh demo-TIME "
+            "folder in it, so a run never starts from the last one's state)",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything in one process: simulated stations → gateway → collector → API."""
-    from quantrac.demo import run_demo
+    from quantrac.demo import demo_data_dir, run_demo
     from quantrac.runners import port_is_free
 
     setup_logging(verbose)
@@ -158,7 +166,7 @@ def demo(
     asyncio.run(
         run_demo(
             site,
-            data_dir=data_dir or settings.data_dir,
+            data_dir=demo_data_dir(data_dir or settings.data_dir, keep_data),
             host=host,
             port=port,
             interval_s=interval,

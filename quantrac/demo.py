@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,13 +31,13 @@ from collector.service import Collector
 from collector.store.sqlite import SqliteStore
 from gateway.bus.memory import InProcessBus
 from gateway.config import StationConfig, TcpConnection, Tt10Source
-from gateway.model import VIETNAM_TZ
+from gateway.model import VIETNAM_TZ, local_time
 from gateway.tt10 import tt10_inbox_for
 from quantrac.alerting_app import build_alerting, compressed_rules, site_rules
 from quantrac.api import ApiContext, create_app
 from quantrac.api_board import province_outline
 from quantrac.auth import KEYS_FILE, ApiSecurity, KeyStore
-from quantrac.board import index_board
+from quantrac.board import index_board, instant_indices
 from quantrac.runners import GatewayService, api_server, free_port, station_catalog
 from quantrac.scenario import WastewaterOutlet, simulators_for
 from quantrac.site import Site
@@ -133,9 +133,16 @@ async def write_tt10_files(
 class FloodWatch:
     """Prints each gauge's alarm level when it changes, as the store (and the API) sees it."""
 
-    def __init__(self, console: Console, store: SqliteStore, stations: list[StationConfig]):
+    def __init__(
+        self,
+        console: Console,
+        store: SqliteStore,
+        stations: list[StationConfig],
+        zone: tzinfo = VIETNAM_TZ,
+    ) -> None:
         self.console = console
         self.store = store
+        self.zone = zone  # the site's: every time the demo prints is local_time in it
         self.gauges = [s for s in stations if s.flood_levels is not None]
         self.levels: dict[str, int] = {}
 
@@ -151,7 +158,7 @@ class FloodWatch:
                 continue
             previous = self.levels.get(gauge.id)
             self.levels[gauge.id] = alarm.level
-            local = reading.ts.astimezone(VIETNAM_TZ).strftime("%H:%M:%S %d/%m")
+            local = local_time(reading.ts, self.zone)
             where = f"{gauge.name} (sông {gauge.river})" if gauge.river else gauge.name
             if alarm.level == 0:
                 text = f"dưới BĐ I {vi_number(-alarm.margin_m)} m"
@@ -197,6 +204,21 @@ async def hostile_stranger(bus: InProcessBus, collector: Collector, console: Con
         f"[dim]wire boundary: {collector.dead_letters.total - before} hostile message(s) on the "
         f"raw topic refused ({reasons}); counted in /health, the stations go on[/]"
     )
+
+
+def demo_data_dir(base: Path, keep_data: bool, now: datetime | None = None) -> Path:
+    """Where a demo run keeps its data: a fresh folder ``BASE/demo-YYYYmmdd-HHMMSS`` (local
+    time), so a run never starts from the last one's all-clears and rain totals; with
+    ``keep_data``, BASE itself, carrying on from what is there."""
+    if keep_data:
+        return base
+    stamp = (now or datetime.now(UTC)).astimezone(VIETNAM_TZ).strftime("%Y%m%d-%H%M%S")
+    fresh = base / f"demo-{stamp}"
+    index = 1
+    while fresh.exists():  # two runs within a second
+        index += 1
+        fresh = base / f"demo-{stamp}-{index}"
+    return fresh
 
 
 def _loopback(host: str) -> bool:
@@ -267,7 +289,8 @@ async def run_demo(
         live_poll_s=1.0,  # the storm moves fast: the board follows it every second
     )
     server = api_server(create_app(context), host, port)
-    watch = FloodWatch(console, store, stations)
+    zone = site.settings.zone
+    watch = FloodWatch(console, store, stations, zone)
     simulators = simulators_for(site, stations)
 
     stop = asyncio.Event()
@@ -293,8 +316,13 @@ async def run_demo(
     console.print("  Ctrl-C stops the demo.\n")
 
     def show_board() -> None:
-        when = datetime.now(VIETNAM_TZ).strftime("%H:%M:%S %d/%m")
-        console.print(index_board(store, stations, when))
+        console.print(index_board(store, stations, local_time(datetime.now(UTC), zone)))
+
+    def write_indices() -> None:
+        # What the boards show of VN_AQI and VN_WQI, kept as series the API serves.
+        found = [r for s in stations for r in instant_indices(s, store.latest(s.id))]
+        if found:
+            store.write(found)
 
     async def every(period_s: float, job: Callable[[], None]) -> None:
         while True:
@@ -311,6 +339,15 @@ async def run_demo(
             await simulator.start()
         if tt10_ftp is not None:
             await asyncio.to_thread(tt10_ftp.start)
+            host_port = ":".join(map(str, tt10_ftp.address))
+            console.print(
+                f"TT10: {', '.join(a.station for a in tt10_ftp.accounts.values())} upload "
+                f"their data files to the gateway's FTP endpoint {host_port} every 10 s",
+                highlight=False,
+            )
+            # One line per login and upload, every 10 s, would bury the storm: the endpoint's
+            # counters are in /health.
+            logging.getLogger("gateway.tt10.ftp").setLevel(logging.WARNING)
         tasks = [
             spawn(collector.run(), "collector"),
             spawn(alerting.service.run(), "alerting"),
@@ -318,6 +355,7 @@ async def run_demo(
             spawn(server.serve(), "api"),
             spawn(every(1.0, watch.check), "flood-watch"),
             spawn(every(30.0, show_board), "index-board"),
+            spawn(every(5.0, write_indices), "indices"),
             spawn(hostile_stranger(bus, collector, console), "stranger"),
         ]
         if tt10_codes:
@@ -338,8 +376,8 @@ async def run_demo(
         # flight, then the rest: nothing polled before Ctrl-C is lost on the way out.
         by_name = {task.get_name(): task for task in tasks}
         names = (
-            "stranger", "tt10-feed", "gateway", "flood-watch", "index-board", "collector",
-            "alerting",
+            "stranger", "tt10-feed", "gateway", "flood-watch", "index-board", "indices",
+            "collector", "alerting",
         )  # fmt: skip
         for name in (*names, "api"):
             running = by_name.get(name)

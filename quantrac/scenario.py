@@ -154,7 +154,8 @@ class StormWeather:
 
 @dataclass(frozen=True)
 class RiverQuality:
-    """The Hương at a water intake during the flood: muddy, dilute, a little less oxygen."""
+    """The Hương at a water intake during the flood: muddy, dilute, a little less oxygen, more
+    organic matter and coliform."""
 
     period_s: float = 180.0
     calm_s: float = STORM_CYCLE_S - 180.0
@@ -170,6 +171,10 @@ class RiverQuality:
             "conductivity": round(180.0 - 85.0 * flood + jitter(elapsed_s, 1.0, 0.9), 1),
             "turbidity": round(8.0 + 410.0 * flood + jitter(elapsed_s, 0.6, 1.2), 1),
             "n_nh4": round(0.08 + 0.27 * flood + jitter(elapsed_s, 0.004, 1.5), 3),
+            # Runoff brings organic matter and faecal bacteria: VN_WQI falls from "tốt" as the
+            # flood passes (COD 6 → 20 mg/L, coliform 1 800 → 8 800 MPN/100 mL).
+            "cod": round(6.0 + 14.0 * flood + jitter(elapsed_s, 0.2, 1.7), 2),
+            "coliform": round(1800.0 + 7000.0 * flood + jitter(elapsed_s, 40.0, 1.9), 0),
         }
 
 

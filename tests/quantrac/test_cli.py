@@ -94,7 +94,7 @@ def test_demo_serves_the_latest_kim_long_level_and_stops_cleanly_on_ctrl_c(
         )
         wait_for_text(log, "Kim Long (sông Hương)")  # the flood watch printed the gauge
         health = httpx.get(f"http://127.0.0.1:{port}/stations/kim_long/health").json()
-        # The wastewater plant's TT10 data files, dropped into the inbox, arrive too.
+        # The wastewater plant's TT10 data files, uploaded to the gateway's FTP endpoint.
         plant = poll_json(
             f"http://127.0.0.1:{port}/stations/xlnt_phu_bai/latest",
             lambda b: len(b["readings"]) == 6,
@@ -123,7 +123,9 @@ def test_demo_serves_the_latest_kim_long_level_and_stops_cleanly_on_ctrl_c(
     stored = re.search(r"stored (\d+) readings", output)
     assert stored is not None, output
     assert int(stored.group(1)) > 0, output
-    assert (tmp_path / "data" / "quantrac.sqlite3").is_file()
+    # A fresh folder for the run (--keep-data carries on in data/ itself).
+    (store,) = (tmp_path / "data").glob("demo-*/quantrac.sqlite3")
+    assert f"data kept in {store}" in output.replace("\n", "")
 
 
 def local_site(tmp_path: Path) -> Path:

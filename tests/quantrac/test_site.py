@@ -77,7 +77,7 @@ def test_kim_long_flood_levels() -> None:
         ("kim_long", "hydro", "radar_level_mm", 15021, (1.0, 2.0, 3.5)),
         ("phu_oc", "hydro", "radar_level_mm", 15022, (1.5, 3.0, 4.5)),
         ("hue_air", "air", "air_quality_analyser", 15023, None),
-        ("van_nien", "water", "water_sonde_float32_lw", 15024, None),
+        ("van_nien", "water", "water_station_wqi_cdab", 15024, None),
         ("nam_dong", "rain", "rain_logger_tipping_bucket", 15025, None),
         ("hue_weather", "weather", "weather_transmitter", 15026, None),
     ],
@@ -413,5 +413,6 @@ def test_site_with_its_own_profiles_dir_loads(site_dir: Path) -> None:
         "radar_level_mm",
         "rain_logger_tipping_bucket",
         "water_sonde_float32_lw",
+        "water_station_wqi_cdab",
         "weather_transmitter",
     ]
