@@ -31,11 +31,18 @@ MISSING: Final = object()
 CompiledPath = tuple[tuple[str, int | None], ...]
 
 
+# Why a station's message (or part of it) is refused: the dead letter's reason and the key of
+# MqttInput.rejected (docs/mqtt-stations.md, "Bad input"; docs/operations.md lists them).
+PROBLEM_CODES = (
+    "not_utf8", "not_json", "too_deep", "shape", "too_large", "unexpected_topic",
+    "unknown_station", "no_station", "unknown_param", "ambiguous_param", "bad_value", "bad_unit",
+    "no_timestamp", "bad_timestamp", "bad_status", "duplicate_param", "no_values", "internal",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    code: str  # not_utf8, not_json, too_deep, shape, unexpected_topic, unknown_station,
-    # no_station, too_large, unknown_param, ambiguous_param, bad_value, bad_unit, no_timestamp,
-    # bad_timestamp, bad_status, duplicate_param, no_values
+    code: str  # one of PROBLEM_CODES
     detail: str
 
     def __str__(self) -> str:
