@@ -1,10 +1,12 @@
 """A SIGKILL in the middle of the run: nothing the outbox had made durable is lost.
 
 The poller is told "kept" only once its batch is durable; so after ``kill -9`` every batch in
-the outbox file is one the poller was told was kept. The check: the gateway is killed while
-polling, the batches its outbox holds are read from the file, the gateway is started again,
-and every one of them must reach the collector's store. Slots while it was down were never
-polled (the gap is the outage itself, no loss).
+the outbox file is one the poller was told was kept. The check: the collector is stopped for a
+few slots, so that the outbox holds batches sent and not receipted (with a collector running,
+receipts empty it within a slot and the kill would find nothing to lose); the gateway is then
+killed while polling, the batches its outbox holds are read from the file, both services are
+started again, and every one of those batches must reach the collector's store. Slots while
+the gateway was down were never polled (the gap is the outage itself, no loss).
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ def kill_check(
     try:
         wait_online(gateway, len(ports))
         time.sleep(run_s)
+        collector.stop()  # receipts stop: the outbox keeps what it polls from now
+        time.sleep(run_s)
         gateway.kill()
         durable = outbox_slots(root)
         restarted = time.time()
+        collector.start()
         gateway.start()
         deadline = restarted + 120
         missing = durable - stored_slots(root)
