@@ -68,11 +68,16 @@ def is_surface_water(station: StationConfig) -> bool:
 
 def terrains(site: Site) -> dict[str, Terrain]:
     """Each rain gauge's terrain, from its heavy-rain risk rule in rules.yaml (else lowland)."""
-    from alerting.rules.config import AccumulationConfig, select_stations
+    from alerting.rules.config import AccumulationConfig, RuleConfigError, select_stations
     from quantrac.alerting_app import site_rules
 
     found: dict[str, Terrain] = {}
-    for rule in site_rules(site):
+    try:
+        rules = site_rules(site)
+    except (RuleConfigError, ValueError) as exc:  # `config check` names it; a report goes on
+        log.warning("rules.yaml unreadable (%s): every rain gauge taken as lowland", exc)
+        return found
+    for rule in rules:
         if isinstance(rule, AccumulationConfig) and rule.heavy_rain_risk and rule.terrain:
             for station in select_stations(rule.id, rule.stations, site.stations):
                 found[station.id] = rule.terrain
