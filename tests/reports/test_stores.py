@@ -6,6 +6,7 @@ SQLite copy of what it stored (the replay's recent days: VictoriaMetrics keeps a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from collector.store import open_store
@@ -43,10 +44,13 @@ def figures(report: Report) -> dict[str, object]:
     }
 
 
-def compare(url: str, data_dir: Path, tmp_path: Path) -> None:
+def compare(
+    url: str, data_dir: Path, tmp_path: Path, flush: Callable[[], None] = lambda: None
+) -> None:
     site = replay_site(EXAMPLE_SITE, tmp_path / "site")
     replay = SmogThenFlood.recent()
     asyncio.run(load(site, replay, url, data_dir)).close()
+    flush()  # VictoriaMetrics makes new rows searchable about a second after it takes them
     remote = open_store(url, station_catalog(site))
     truth = SqliteStore(data_dir / "recent.sqlite3", station_catalog(site))
     try:
@@ -69,4 +73,4 @@ def test_victoriametrics_gives_the_same_report(
     victoria_metrics: VictoriaMetrics, tmp_path: Path
 ) -> None:
     (tmp_path / "data").mkdir()
-    compare(victoria_metrics.store_url, tmp_path / "data", tmp_path)
+    compare(victoria_metrics.store_url, tmp_path / "data", tmp_path, victoria_metrics.flush)
