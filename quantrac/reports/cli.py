@@ -192,10 +192,14 @@ def schedule(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Make and send the reports on schedule until stopped (site.yaml reports:)."""
-    from quantrac.reports.schedule import ReportScheduler
+    from quantrac.reports.schedule import ReportScheduler, recipient_problem
 
     setup_logging(verbose)
     site = site_or_exit(site_dir)
+    problem = recipient_problem(site)
+    if problem is not None:
+        err_console.print(f"[red]{problem}[/]")
+        raise typer.Exit(2)
     settings = _settings(data_dir, store_url)
     store = _store(settings, site)
     scheduler = ReportScheduler(site, store, settings.data_dir)

@@ -63,6 +63,22 @@ def report_notification(made: MadeReport, site: Site, now: datetime) -> Notifica
     )
 
 
+def recipient_problem(site: Site, alerting: AlertingConfig | None = None) -> str | None:
+    """Why the scheduled reports could not be mailed (None: they can); checked at start."""
+    group_name = site.settings.reports.recipients
+    if group_name is None:
+        return None
+    config = alerting or load_alerting(site.directory)
+    group = config.routing.recipients.get(group_name)
+    if group is None:
+        return f"reports.recipients: no recipient group {group_name!r} in alerting.yaml"
+    if not isinstance(config.channel_configs().get("email"), EmailConfig):
+        return "reports are sent by email: alerting.yaml has no email notifier"
+    if not any(member.email for member in group.members):
+        return f"reports.recipients: nobody in {group_name!r} has an email address"
+    return None
+
+
 async def send_report(
     made: MadeReport,
     site: Site,

@@ -157,3 +157,23 @@ def made_now(replayed: Replayed, tmp_path: Path):  # type: ignore[no-untyped-def
         [ReportFormat.XLSX],
         archive=ReportArchive.in_dir(tmp_path),
     )
+
+
+def test_the_schedule_refuses_a_group_it_cannot_mail(replayed: Replayed, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from quantrac.cli import app
+    from quantrac.reports.schedule import recipient_problem
+
+    assert recipient_problem(replayed.site) is None  # the example's so_tnmt, by email
+    config = replayed.site.directory / "site.yaml"
+    original = config.read_text(encoding="utf-8")
+    try:
+        config.write_text(original.replace("recipients: so_tnmt", "recipients: ban_chi_huy"))
+        result = CliRunner().invoke(
+            app, ["report", "schedule", str(replayed.site.directory), "--data-dir", str(tmp_path)]
+        )
+    finally:
+        config.write_text(original, encoding="utf-8")
+    assert result.exit_code == 2
+    assert "nobody in 'ban_chi_huy' has an email address" in " ".join(result.output.split())
