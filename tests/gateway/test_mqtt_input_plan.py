@@ -15,7 +15,8 @@ import pytest
 
 from gateway.config import StationConfig
 from gateway.model import DeviceStatus
-from gateway.mqtt_input.payload import _MAX_CACHED, MqttDecoder, Outcome, Route
+from gateway.mqtt_input.payload import MqttDecoder, Outcome, Route
+from gateway.mqtt_input.plan import _MAX_CACHED
 from gateway.mqtt_input.profile import MqttProfile
 from tests.gateway.mqtt_stations import PROFILES
 
