@@ -160,12 +160,14 @@ class GatewayService:
         """Close the hubs no station uses any more, once their last polls ended (at most a
         minute: a poll never outlives its slot)."""
         deadline = asyncio.get_running_loop().time() + 60
-        while any(self.poller.polling(s) for s in stations):
-            if asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        for hub in hubs:
-            await hub.close()
+        try:
+            while any(self.poller.polling(s) for s in stations):
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+        finally:  # also when the gateway stops meanwhile
+            for hub in hubs:
+                await hub.close()
 
     async def accept(self, station: str, readings: Sequence[Reading]) -> None:
         """The sink of streaming drivers: number the readings as a batch and keep it.
@@ -238,6 +240,9 @@ class GatewayService:
         finally:
             if self.ftp is not None:
                 await asyncio.to_thread(self.ftp.stop)
+            for task in list(self._retiring):  # hubs a reload let go: closed now, not later
+                task.cancel()
+            await asyncio.gather(*self._retiring, return_exceptions=True)
             for hub in self.hubs.values():
                 await hub.close()
             if self.outbox is not None:
