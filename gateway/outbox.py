@@ -532,6 +532,20 @@ class Outbox:
         return body
 
     def close(self) -> None:
+        """Write what is still buffered (a stop comes in the middle of a slot's group: the
+        last polls must not be lost, nor logged as an error), then close the file."""
+        pending = [*self._committing, *self._buffer]
+        if pending or self._unapplied:
+            try:
+                self._commit(pending, self._unapplied)
+            except (sqlite3.Error, OSError) as exc:
+                self._write_error = f"{type(exc).__name__}: {exc}"
+            else:
+                self._committing, self._unapplied = [], []
+                self._buffer.clear()
+                if pending:
+                    log.info("outbox of %s: %d batch(es) written on the way out",
+                             self.gateway_id, len(pending))  # fmt: skip
         if self.buffered:
             log.error(
                 "outbox of %s closing with %d batch(es) not yet on disk: %s",

@@ -279,7 +279,7 @@ def report(n: int, gateway: Figures, floor: Figures | None) -> None:
         ("lag slot → subscriber p50, ms", ms(gateway.lag(0.5)), ms(floor.lag(0.5))),
         ("lag slot → subscriber p99, ms", ms(gateway.lag(0.99)), ms(floor.lag(0.99))),
         ("skipped polls", f"{gateway.skipped}", f"{floor.skipped}"),
-        ("tracebacks in the logs (stop included)", f"{gateway.tracebacks}", "—"),
+        ("tracebacks and ERRORs in the logs (stop included)", f"{gateway.tracebacks}", "—"),
     ]
     print(f"\nN = {n} stations, {gateway.expected:,} readings expected in the window")
     print("| | quantrac | floor |\n| --- | --- | --- |")
@@ -307,7 +307,7 @@ def report_kill(n: int, result: KillResult) -> None:
         f"\nkill -9 of the gateway mid-run, N = {n}: {result.durable_at_kill} batch(es) durable"
         f" in the outbox at the kill, {result.lost} of them lost after the restart (caught up"
         f" in {result.caught_up_s:.1f} s); {result.stored:,} polls stored;"
-        f" {result.tracebacks} traceback(s) in the logs"
+        f" {result.tracebacks} traceback(s) or ERROR(s) in the logs"
     )
     sys.stdout.flush()
 
