@@ -58,6 +58,9 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stderr
     (root / "opt" / "quantrac" / "bin").mkdir(parents=True)
     shutil.copy(Path(require_binary("sh", "dash")), root / "opt" / "quantrac" / "bin" / "quantrac")
+    # ExecReload's /bin/kill (procps) must be an executable in the root too.
+    (root / "bin").mkdir(exist_ok=True)
+    shutil.copy(Path(require_binary("kill", "procps")), root / "bin" / "kill")
     system = root / "usr" / "lib" / "systemd" / "system"
     system.mkdir(parents=True)
     for unit in Path("/usr/lib/systemd/system").iterdir():
