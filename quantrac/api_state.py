@@ -41,6 +41,7 @@ from collector.indices.wind import storm_category_of_speed
 from collector.indices.wqi import WqiParam
 from gateway.config import StationConfig
 from gateway.model import Quality, Reading
+from quantrac.board import INSTANTANEOUS
 
 OFFLINE_GREY = "#9E9E9E"
 NO_DATA_GREY = "#BDBDBD"
@@ -143,7 +144,8 @@ def _hydro(station: StationConfig | None, good: Mapping[str, Reading], now: date
 
 def _air(station: StationConfig | None, good: Mapping[str, Reading], now: datetime) -> _Judged:
     hourly = _fresh(good.get("vn_aqi_h"), now, HOURLY_FRESH)
-    instantaneous = hourly is None
+    # The demo writes its boards' index as vn_aqi_h with reason "instantaneous": said as such.
+    instantaneous = hourly is None or hourly.reason == INSTANTANEOUS
     if hourly is not None:
         value: int | None = round(hourly.value)
     else:
@@ -168,7 +170,7 @@ def _air(station: StationConfig | None, good: Mapping[str, Reading], now: dateti
 
 def _water(station: StationConfig | None, good: Mapping[str, Reading], now: datetime) -> _Judged:
     derived = _fresh(good.get("vn_wqi"), now, HOURLY_FRESH)
-    instantaneous = derived is None
+    instantaneous = derived is None or derived.reason == INSTANTANEOUS
     if derived is not None:
         value: int | None = round(derived.value)
     else:
