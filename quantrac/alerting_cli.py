@@ -51,7 +51,8 @@ def alerting(
 ) -> None:
     """Evaluate the site's rules on the clean stream and send the warnings."""
     from quantrac.alerting_app import build_alerting
-    from quantrac.cli import _run, _with_data_dir, broker_or_exit
+    from quantrac.cli import _run, broker_or_exit
+    from quantrac.cli_common import settings_with
     from quantrac.health import listen_or_exit, serve_health, service_snapshot
     from quantrac.reload import RUN_DIR, Reloader, alerting_hook
     from quantrac.runners import mqtt_bus
@@ -59,7 +60,7 @@ def alerting(
     setup_logging(verbose)
     site = site_or_exit(site_dir)
     health_listener = listen_or_exit(health)
-    settings = _with_data_dir(data_dir)
+    settings = settings_with(data_dir)
     broker_or_exit(broker or settings.broker_url)
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-alerting-{socket.gethostname()}")
     try:

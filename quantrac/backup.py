@@ -166,9 +166,9 @@ def backup(
     ] = None,
 ) -> None:
     """Copy a data directory's SQLite stores (online backup, while the services run) and files."""
-    from quantrac.cli import _with_data_dir
+    from quantrac.cli_common import settings_with
 
-    source = _with_data_dir(data_dir).data_dir
+    source = settings_with(data_dir).data_dir
     if not source.is_dir():
         err_console.print(f"[red]no data directory at {escape(str(source))}[/red]")
         raise typer.Exit(2)

@@ -29,6 +29,7 @@ from quantrac.cli_common import (
     console,
     err_console,
     readable_help,
+    settings_with,
     setup_logging,
     site_or_exit,
     version,
@@ -39,7 +40,7 @@ from quantrac.keys_cli import audit_app, keys_app
 from quantrac.partition import partition_or_exit
 from quantrac.reload_cli import reload
 from quantrac.reports.cli import report_app
-from quantrac.settings import SecretFileError, Settings, get_settings
+from quantrac.settings import Settings, get_settings
 from quantrac.station_cli import station_app
 from quantrac.tail_cli import tail
 from quantrac.technician import modbus_app
@@ -259,7 +260,7 @@ def gateway(
     except (ImportError, ValueError) as exc:
         err_console.print(f"[red]--tt10-ftp: {exc}[/]")
         raise typer.Exit(2) from exc
-    settings = _with_data_dir(data_dir)
+    settings = settings_with(data_dir)
     broker_or_exit(broker or settings.broker_url, stations_broker)
     gateway_id = site.settings.gateway_id
     bus = mqtt_bus(settings, broker, client_id or f"quantrac-{gateway_id}")
@@ -355,7 +356,7 @@ def collector(
     setup_logging(verbose)
     site = site_or_exit(site_dir)
     health_listener = listen_or_exit(health)
-    settings = _with_data_dir(data_dir, store_url)
+    settings = settings_with(data_dir, store_url)
     broker_or_exit(broker or settings.broker_url)
     bus_client_id = client_id or f"quantrac-collector-{socket.gethostname()}"
     bus = mqtt_bus(settings, broker, bus_client_id, clean_session=clean_session)
@@ -392,20 +393,6 @@ def collector(
             store.close()
 
     _run(ordered)
-
-
-def _with_data_dir(data_dir: Path | None, store_url: str | None = None) -> Settings:
-    try:
-        settings = get_settings()
-    except SecretFileError as exc:
-        err_console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
-    update: dict[str, object] = {}
-    if data_dir:
-        update["data_dir"] = data_dir
-    if store_url:
-        update["store_url"] = store_url
-    return settings.model_copy(update=update) if update else settings
 
 
 def _open_store(
@@ -450,7 +437,7 @@ def api(
     from quantrac.runners import api_server, station_catalog
 
     setup_logging(verbose)
-    settings = _with_data_dir(data_dir, store_url)
+    settings = settings_with(data_dir, store_url)
     if not settings.data_dir.is_dir():
         if not init:
             err_console.print(

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from quantrac.settings import SecretFileError, Settings, get_settings
 from quantrac.site import Site, SiteConfigError, load_site
 
 
@@ -104,3 +105,19 @@ def version() -> str:
         return installed("quantrac")
     except PackageNotFoundError:  # a source tree that was never installed
         return "unknown"
+
+
+def settings_with(data_dir: Path | None, store_url: str | None = None) -> Settings:
+    """The settings (environment, ``*_FILE`` secrets) with the command's own options over
+    them; a secret file that cannot be read ends the command, saying which."""
+    try:
+        settings = get_settings()
+    except SecretFileError as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    update: dict[str, object] = {}
+    if data_dir:
+        update["data_dir"] = data_dir
+    if store_url:
+        update["store_url"] = store_url
+    return settings.model_copy(update=update) if update else settings

@@ -18,10 +18,16 @@ from typing import Annotated
 import typer
 
 from collector.store import ReadingStore
-from quantrac.cli_common import console, err_console, setup_logging, site_or_exit
+from quantrac.cli_common import (
+    console,
+    err_console,
+    settings_with,
+    setup_logging,
+    site_or_exit,
+)
 from quantrac.reports.archive import ReportArchive, ReportFormat
 from quantrac.reports.period import ReportKind, ReportPeriod, site_zone
-from quantrac.settings import SecretFileError, Settings, get_settings
+from quantrac.settings import Settings
 from quantrac.site import Site
 
 report_app = typer.Typer(
@@ -68,20 +74,6 @@ def parse_day(text: str | None, kind: ReportKind, now: datetime, site_tz: str) -
         raise typer.BadParameter(f"{text!r} is not a date ({shape})", param_hint="--date") from None
 
 
-def _settings(data_dir: Path | None, store_url: str | None) -> Settings:
-    try:
-        settings = get_settings()
-    except SecretFileError as exc:
-        err_console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
-    update: dict[str, object] = {}
-    if data_dir:
-        update["data_dir"] = data_dir
-    if store_url:
-        update["store_url"] = store_url
-    return settings.model_copy(update=update) if update else settings
-
-
 def _store(settings: Settings, site: Site) -> ReadingStore:
     from collector.store import open_store
     from quantrac.runners import station_catalog
@@ -112,7 +104,7 @@ def _make(
     setup_logging(verbose)
     site = site_or_exit(site_dir)
     period = parse_day(day, kind, datetime.now(UTC), site.settings.timezone)
-    settings = _settings(data_dir, store_url)
+    settings = settings_with(data_dir, store_url)
     store = _store(settings, site)
     chosen = formats or [ReportFormat.PDF]
     if out is not None and out.suffix and len(chosen) > 1:
@@ -178,7 +170,7 @@ def monthly(
 @report_app.command("list")
 def list_reports(data_dir: DataDirOpt = None) -> None:
     """The reports in the archive, newest first."""
-    settings = _settings(data_dir, None)
+    settings = settings_with(data_dir, None)
     for entry in ReportArchive.in_dir(settings.data_dir).list():
         console.print(f"{entry.kind.value:8} {entry.period:10} {entry.format.value:4} "
                       f"{entry.size:>9,} B  {entry.path}")  # fmt: skip
@@ -200,7 +192,7 @@ def schedule(
     if problem is not None:
         err_console.print(f"[red]{problem}[/]")
         raise typer.Exit(2)
-    settings = _settings(data_dir, store_url)
+    settings = settings_with(data_dir, store_url)
     store = _store(settings, site)
     scheduler = ReportScheduler(site, store, settings.data_dir)
     for kind, trigger in scheduler.triggers().items():
