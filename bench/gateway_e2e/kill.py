@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.gateway_e2e.services import (
+    log_errors,
     outbox_slots,
     services,
     stored_slots,
-    tracebacks,
     wait_online,
 )
 from bench.gateway_e2e.site import write_site
@@ -32,7 +32,7 @@ class KillResult:
     lost: int  # of those, never stored
     stored: int  # polls stored in all
     caught_up_s: float  # from the restart to the last of them stored
-    tracebacks: int
+    log_errors: int
 
 
 def kill_check(
@@ -63,5 +63,5 @@ def kill_check(
         gateway.stop()
         collector.stop()
     return KillResult(
-        len(durable), len(missing), len(stored_slots(root)), caught_up, tracebacks(root)
+        len(durable), len(missing), len(stored_slots(root)), caught_up, log_errors(root)
     )

@@ -65,7 +65,7 @@ def wait_online(gateway: Service, stations: int, timeout_s: float = 120.0) -> No
         time.sleep(0.5)
 
 
-def tracebacks(root: Path) -> int:
+def log_errors(root: Path) -> int:
     """Tracebacks and ERROR lines in the services' logs: a clean stop logs neither (it used to
     log a CancelledError traceback per running poll, and the last polls as not written)."""
     count = 0
